@@ -1,0 +1,32 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python -m bayesmixed.demo --out report
+
+lint: $(STAMP)
+	$(BIN)/ruff check bayesmixed tests benchmarks
+	$(BIN)/ruff format --check bayesmixed tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format bayesmixed tests benchmarks
+	$(BIN)/ruff check --fix bayesmixed tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/reml_speed.py
+
+clean:
+	rm -rf $(VENV) report
