@@ -717,7 +717,7 @@ def _build_term(t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int) -
         levels = []
         for u in uniq:
             names = []
-            for codes_c, levels_c in reversed(parts):
+            for _codes, levels_c in reversed(parts):
                 names.append(levels_c[u % len(levels_c)])
                 u //= len(levels_c)
             levels.append(":".join(reversed(names)))

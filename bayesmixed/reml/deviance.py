@@ -208,7 +208,7 @@ class ProfiledDeviance:
     # ------------------------------------------------------------------ solutions
     def solve(self, f: PLSFactor) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """β̂, spherical modes u and conditional modes b = Λu (per term, shape (m, k))."""
-        qr, p = f.qr, f.p
+        qr = f.qr
         L22 = f.L22
         l2 = L22[-1, :-1]
         sol = sla.solve_triangular(L22[:-1, :-1], l2, lower=True, trans="T", check_finite=False)

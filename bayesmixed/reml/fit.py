@@ -619,7 +619,7 @@ class REMLFit:
         return out
 
     # ------------------------------------------------------------------ display
-    def summary(self) -> LmmSummary:
+    def summary(self):
         """Text summary in the layout of ``summary(lmer)`` (print it or show it in Jupyter)."""
         from .summary import LmmSummary
 
