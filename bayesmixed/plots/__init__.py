@@ -1,0 +1,29 @@
+"""Plots of the primer (matplotlib). Every function draws on ``ax=`` when given (or creates a
+figure) and returns the Axes it drew on (a list of Axes for multi-panel plots); the figure
+is ``ax.figure``.
+
+* :func:`data_lines` — data with least-squares lines and ±1 SD bands (§1–§2);
+* :func:`pooling` — no / partial / complete pooling with arrows (§3.4);
+* :func:`pooling_weights` — λ_j against n_j;
+* :func:`caterpillar` — random effects with intervals;
+* :func:`trajectories` — spaghetti plot with the population line (longitudinal fits);
+* :func:`diagnostics` — residuals vs fitted, scale-location, QQ;
+* :func:`icc_r2_posteriors` — posterior densities of ICC and R² with the REML values;
+* :func:`compare` — forest plot of ``bm.compare(post, fit)``.
+"""
+
+from .checks import COMPARE_COLUMNS, compare, diagnostics, icc_r2_posteriors
+from .data import data_lines, trajectories
+from .pooling import caterpillar, pooling, pooling_weights
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "caterpillar",
+    "compare",
+    "data_lines",
+    "diagnostics",
+    "icc_r2_posteriors",
+    "pooling",
+    "pooling_weights",
+    "trajectories",
+]
