@@ -34,7 +34,7 @@ from .errors import (
     MissingDataWarning,
     RankDeficiencyWarning,
 )
-from .spec import ModelSpec, RandomTerm
+from .spec import ModelSpec, RandomTerm, simple_terms
 
 __all__ = ["ReTerm", "Design", "build_design", "r_column_name"]
 
@@ -96,18 +96,40 @@ def _level_name(v: object) -> str:
 
 def _factorize(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes and level names of one grouping column, levels in R's factor() order."""
+    # Work on integer codes throughout: comparing or looking up every row per level is
+    # O(rows × levels) in Python, which dominated design time for thousands of levels.
     if isinstance(col.dtype, pd.CategoricalDtype):
-        cats = [c for c in col.cat.categories if (col == c).any()]
-        codes = pd.Categorical(col, categories=cats).codes.astype(np.int64)
-        return codes, [_level_name(c) for c in cats]
+        raw = col.cat.codes.to_numpy().astype(np.int64)
+        used = np.bincount(raw[raw >= 0], minlength=len(col.cat.categories)) > 0
+        remap = np.cumsum(used) - 1
+        codes = np.where(raw >= 0, remap[raw], -1)
+        return codes, [_level_name(c) for c in col.cat.categories[used]]
     values = col.to_numpy()
     if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
         uniq, codes = np.unique(values, return_inverse=True)
         return codes.astype(np.int64), [_level_name(u) for u in uniq]
-    strs = col.astype(str).to_numpy()
-    uniq = sorted(set(strs.tolist()), key=_r_sort_key)
-    lookup = {u: i for i, u in enumerate(uniq)}
-    return np.fromiter((lookup[s] for s in strs), dtype=np.int64, count=len(strs)), uniq
+    return _text_codes(col)
+
+
+def _text_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes and level names (``col.astype(str)`` values, R's order) of a text column."""
+    strs = col.astype(str)
+    if len(strs) <= 50_000:
+        # a dict beats pandas' factorize (and its fixed overhead) on small columns
+        lookup: dict[str, int] = {}
+        first_seen = np.fromiter(
+            (lookup.setdefault(v, len(lookup)) for v in strs.tolist()),
+            dtype=np.int64,
+            count=len(strs),
+        )
+        uniq = list(lookup)
+    else:
+        first_seen, uniq = pd.factorize(strs)
+        uniq = [str(u) for u in uniq]
+    order = sorted(range(len(uniq)), key=lambda i: _r_sort_key(uniq[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[first_seen], [uniq[i] for i in order]
 
 
 # --------------------------------------------------------------------------- random-effects term
@@ -375,6 +397,20 @@ class Design:
         return (self.Z.T @ self.Z).tocsc()
 
     # ----------------------------------------------------------------- new data
+    def fixed_model_spec(self):
+        """formulaic ModelSpec of the fixed part (built on first use for simple formulas)."""
+        if self.fixed_spec is None:
+            self.fixed_spec = model_matrix(
+                self.spec.fixed, self.frame, na_action="ignore"
+            ).model_spec
+        return self.fixed_spec
+
+    def term_model_spec(self, t: ReTerm):
+        """formulaic ModelSpec of a random term's columns (built on first use if simple)."""
+        if t.model_spec is None:
+            t.model_spec = model_matrix(t.expr, self.frame, na_action="ignore").model_spec
+        return t.model_spec
+
     def new_matrices(
         self, newdata: pd.DataFrame, re: bool = True
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -385,9 +421,17 @@ class Design:
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         frame = _prepare_columns(newdata, self.frame)
+        for col in sorted(_required(self.spec.fixed, "the fixed part", self.spec)):
+            if col not in newdata.columns:
+                raise ColumnError(
+                    f"newdata lacks column {col!r} used by the fixed part; add it to newdata",
+                    col,
+                )
         try:
-            Xn = np.asarray(self.fixed_spec.get_model_matrix(frame, na_action="raise"), dtype=float)
-        except FormulaicError as exc:
+            Xn = np.asarray(
+                self.fixed_model_spec().get_model_matrix(frame, na_action="raise"), float
+            )
+        except (FormulaicError, ValueError) as exc:
             raise DataError(f"cannot build the fixed effects for newdata: {_clean(exc)}") from None
         except KeyError as exc:
             raise ColumnError(
@@ -404,7 +448,8 @@ class Design:
                             " add it or predict with re=False",
                             col,
                         )
-                Xt = np.asarray(t.model_spec.get_model_matrix(frame, na_action="raise"), float)
+                spec_t = self.term_model_spec(t)
+                Xt = np.asarray(spec_t.get_model_matrix(frame, na_action="raise"), float)
                 names = _group_names(newdata, t.factors)
                 lookup = {lv: i for i, lv in enumerate(t.levels)}
                 codes = np.array([lookup.get(s, -1) for s in names], dtype=np.int64)
@@ -423,8 +468,14 @@ def _group_names(frame: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
     return [":".join(vals) for vals in zip(*cols, strict=True)]
 
 
-def _prepare_columns(data: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Give text and logical columns R's factor levels (sorted as R sorts them)."""
+def _prepare_columns(
+    data: pd.DataFrame, reference: pd.DataFrame | None = None, codes_out: dict | None = None
+) -> pd.DataFrame:
+    """Give text and logical columns R's factor levels (sorted as R sorts them).
+
+    ``codes_out``, if given, receives (codes, levels) of each text column — the grouping
+    factors' codes, so that building the design does not factorize them a second time.
+    """
     out = data.copy()
     for c in out.columns:
         col = out[c]
@@ -449,9 +500,12 @@ def _prepare_columns(data: pd.DataFrame, reference: pd.DataFrame | None = None) 
                 np.where(col.to_numpy(), "TRUE", "FALSE"), categories=["FALSE", "TRUE"]
             )
         elif not pd.api.types.is_numeric_dtype(col.dtype):
-            strs = col.astype(str)
-            cats = sorted(set(strs.tolist()), key=_r_sort_key)
-            out[c] = pd.Categorical(strs, categories=cats)
+            codes, levels = _text_codes(col)
+            # an explicit dtype skips from_codes' category inference, the costly part
+            dtype = pd.CategoricalDtype(pd.Index(levels))
+            out[c] = pd.Categorical.from_codes(codes, dtype=dtype)
+            if codes_out is not None:
+                codes_out[c] = (codes, levels)
     return out
 
 
@@ -478,6 +532,9 @@ def _names_in(expr: str) -> set[str]:
 def _required(formula_rhs: str, what: str, spec: ModelSpec) -> set[str]:
     """Columns a formula side needs. formulaic's ``required_variables`` misses the arguments
     of stateful transforms such as ``scale(x)``, so the factor expressions are read here."""
+    simple = simple_terms(formula_rhs)
+    if simple is not None:
+        return set(simple[1])
     try:
         f = Formula(formula_rhs)
     except FormulaicError as exc:
@@ -524,6 +581,37 @@ def _aliased(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     return keep
 
 
+def _numeric_column(frame: pd.DataFrame, name: str) -> bool:
+    if name not in frame.columns:
+        return False
+    dtype = frame[name].dtype  # one lookup: DataFrame indexing costs ~0.1 ms in pandas 3
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _simple_matrix(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
+    """Model matrix and R column names of a side made of ``1``/``0`` and numeric columns.
+
+    The same matrix formulaic builds, without its parser and materializer (milliseconds per
+    call, more than a small fit takes); None when the side needs formulaic (factors,
+    interactions, transforms).
+    """
+    simple = simple_terms(rhs)
+    if simple is None:
+        return None
+    intercept, names = simple
+    if not all(_numeric_column(frame, v) for v in names):
+        return None
+    cols = ([np.ones(len(frame))] if intercept else []) + [
+        frame[v].to_numpy(dtype=float) for v in names
+    ]
+    X = np.column_stack(cols) if cols else np.empty((len(frame), 0))
+    return X, (["(Intercept)"] if intercept else []) + list(names)
+
+
 def _column_terms(model_spec: object) -> list[str]:
     """Formula term (R spelling) producing each model-matrix column."""
     out = []
@@ -566,8 +654,9 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
         raise DataError(f"na_action must be 'drop' or 'raise', got {na_action!r}")
     if data.shape[0] == 0:
         raise DataError("data has no rows")
-    data = data.copy()
-    data.columns = [str(c) for c in data.columns]
+    if not all(isinstance(c, str) for c in data.columns):
+        data = data.copy()
+        data.columns = [str(c) for c in data.columns]
 
     needed: dict[str, str] = {}
     for v in sorted(_required(spec.response, "the response", spec)):
@@ -583,11 +672,13 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
     cols = list(needed)
 
     # ---- missing values
-    incomplete = data[cols].isna()
-    bad = incomplete.any(axis=1).to_numpy()
+    # column by column: selecting data[cols] first costs more than the checks themselves
+    bad = np.zeros(len(data), dtype=bool)
+    for c in cols:
+        bad |= np.asarray(data[c].isna(), dtype=bool)
     nbad = int(bad.sum())
     if nbad:
-        per_col = incomplete.sum()
+        per_col = data[cols].isna().sum()
         detail = ", ".join(f"{c}: {int(k)}" for c, k in per_col.items() if k)
         if na_action == "raise":
             raise DataError(
@@ -599,10 +690,17 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
             MissingDataWarning,
             stacklevel=3,
         )
-    raw = data.loc[~bad, cols].reset_index(drop=True)
+    if data.columns.is_unique:
+        keep_rows = ~bad
+        raw = pd.DataFrame(
+            {c: (data[c].array[keep_rows] if nbad else data[c].array) for c in cols}, copy=False
+        )
+    else:
+        raw = data.loc[~bad, cols].reset_index(drop=True)
     if raw.shape[0] == 0:
         raise DataError("no complete rows remain after dropping missing values")
-    frame = _prepare_columns(raw)
+    text_codes: dict = {}
+    frame = _prepare_columns(raw, codes_out=text_codes)
 
     # ---- response
     resp = spec.response
@@ -614,10 +712,15 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
             "convert it with pandas.to_numeric",
             resp,
         )
-    try:
-        ymat = model_matrix(f"{resp} ~ 0", frame, na_action="raise").lhs
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot evaluate the response {resp!r}: {_clean(exc)}") from None
+    if simple_terms(resp) == (True, [resp]) and _numeric_column(frame, resp):
+        ymat = frame[[resp]]  # a plain numeric column: formulaic would return it unchanged
+    else:
+        try:
+            # incomplete rows are gone; NaN made by a transform (log of a negative) is
+            # reported by the finiteness checks below, which name the column
+            ymat = model_matrix(f"{resp} ~ 0", frame, na_action="ignore").lhs
+        except FormulaicError as exc:
+            raise FormulaError(f"cannot evaluate the response {resp!r}: {_clean(exc)}") from None
     if ymat.shape[1] != 1:
         raise ColumnError(f"response {resp!r} must be a single numeric column", resp)
     y = np.asarray(ymat, dtype=float).ravel()
@@ -629,13 +732,22 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
         )
 
     # ---- fixed effects
-    try:
-        mm = model_matrix(spec.fixed, frame, na_action="raise")
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot build the fixed part {spec.fixed!r}: {_clean(exc)}") from None
-    X = np.asarray(mm, dtype=float)
-    fnames = [r_column_name(c) for c in mm.columns]
-    fterms = _column_terms(mm.model_spec)
+    fast = _simple_matrix(spec.fixed, frame)
+    if fast is not None:
+        X, fnames = fast
+        fterms = list(fnames)
+        fixed_spec = None  # built on first use by Design.fixed_model_spec
+    else:
+        try:
+            mm = model_matrix(spec.fixed, frame, na_action="ignore")
+        except FormulaicError as exc:
+            raise FormulaError(
+                f"cannot build the fixed part {spec.fixed!r}: {_clean(exc)}"
+            ) from None
+        X = np.asarray(mm, dtype=float)
+        fnames = [r_column_name(c) for c in mm.columns]
+        fterms = _column_terms(mm.model_spec)
+        fixed_spec = mm.model_spec
     for j, name in enumerate(fnames):
         if not np.all(np.isfinite(X[:, j])):
             raise DataError(
@@ -657,7 +769,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
 
     # ---- random effects
     n = len(y)
-    terms = [_build_term(t, frame, raw, n) for t in spec.random]
+    terms = [_build_term(t, frame, raw, n, text_codes) for t in spec.random]
     order = sorted(range(len(terms)), key=lambda i: -terms[i].m)
     terms = [terms[i] for i in order]
     seen: dict[str, int] = {}
@@ -678,7 +790,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
         terms=terms,
         dropped=dropped,
         nrows_dropped=nbad,
-        fixed_spec=mm.model_spec,
+        fixed_spec=fixed_spec,
         fixed_keep=keep,
         fixed_term_of_column=xterms,
         response_name=resp,
@@ -687,19 +799,34 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
     return design
 
 
-def _build_term(t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int) -> ReTerm:
-    try:
-        mm = model_matrix(t.expr, frame, na_action="raise")
-    except FormulaicError as exc:
-        raise FormulaError(
-            f"cannot build the random-effect term {t.source}: {_clean(exc)}"
-        ) from None
-    Xt = np.asarray(mm, dtype=float)
+def _factorize_cached(raw: pd.DataFrame, col: str, text_codes: dict | None):
+    """_factorize(raw[col]), reusing codes _prepare_columns computed for a text column."""
+    if text_codes is not None and col in text_codes:
+        return text_codes[col]
+    return _factorize(raw[col])
+
+
+def _build_term(
+    t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int, text_codes: dict | None = None
+) -> ReTerm:
+    fast = _simple_matrix(t.expr, frame)
+    if fast is not None:
+        Xt, cnames = fast
+        term_spec = None  # built on first use by Design.term_model_spec
+    else:
+        try:
+            mm = model_matrix(t.expr, frame, na_action="ignore")
+        except FormulaicError as exc:
+            raise FormulaError(
+                f"cannot build the random-effect term {t.source}: {_clean(exc)}"
+            ) from None
+        Xt = np.asarray(mm, dtype=float)
+        cnames = [r_column_name(c) for c in mm.columns]
+        term_spec = mm.model_spec
     if Xt.ndim == 1:
         Xt = Xt[:, None]
     if Xt.shape[1] == 0:
         raise FormulaError(f"random-effect term {t.source} has no columns; give '1' or a predictor")
-    cnames = [r_column_name(c) for c in mm.columns]
     for j, name in enumerate(cnames):
         if not np.all(np.isfinite(Xt[:, j])):
             raise DataError(
@@ -707,9 +834,9 @@ def _build_term(t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int) -
                 "values; check the data or the transform"
             )
     if len(t.factors) == 1:
-        codes, levels = _factorize(raw[t.factors[0]])
+        codes, levels = _factorize_cached(raw, t.factors[0], text_codes)
     else:
-        parts = [_factorize(raw[c]) for c in t.factors]
+        parts = [_factorize_cached(raw, c, text_codes) for c in t.factors]
         combo = np.zeros(n, dtype=np.int64)
         for codes_c, levels_c in parts:
             combo = combo * len(levels_c) + codes_c
@@ -732,7 +859,7 @@ def _build_term(t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int) -
         codes=codes,
         X=np.ascontiguousarray(Xt),
         source=t.source,
-        model_spec=mm.model_spec,
+        model_spec=term_spec,
     )
 
 

@@ -33,6 +33,9 @@ from .inference import Satterthwaite
 
 __all__ = ["OptControl", "REMLFit", "fit_lmm"]
 
+_STEP_TOL = 1e-5  # relative Newton step taken without evaluating it; the polish then stops
+_INITIAL_STEP = 0.25  # BOBYQA's initial trust-region radius on θ (see _optimize)
+
 
 @dataclass
 class OptControl:
@@ -40,24 +43,34 @@ class OptControl:
 
     Attributes
     ----------
-    ftol_abs, xtol_abs : float
-        Absolute tolerances on the criterion and on θ.
+    ftol_abs, ftol_rel, xtol_abs : float
+        Absolute and relative tolerances on the criterion, absolute tolerance on θ. The
+        relative one matters for large n: the criterion's rounding noise grows with its size,
+        and BOBYQA would otherwise spend its last evaluations chasing it.
     maxeval : int
         Maximum number of deviance evaluations.
     check_conv : bool
         Run lme4's gradient check after optimizing.
     singular_tol : float
         θ diagonal elements below this mark a singular fit (lme4's ``isSingular`` default).
+    blas_threads : int or None
+        BLAS threads while the criterion is evaluated (optimizer, Satterthwaite derivatives)
+        for models whose dense block is a few hundred wide or more; None leaves the process
+        setting alone. One thread is the robust default: see
+        :meth:`~bayesmixed.reml.deviance.ProfiledDeviance.blas_limit`.
     """
 
     ftol_abs: float = 1e-12
+    ftol_rel: float = 1e-10
     xtol_abs: float = 1e-10
     maxeval: int = 100_000
     check_conv: bool = True
     singular_tol: float = 1e-4
+    blas_threads: int | None = 1
 
 
 def _optimize(dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower):
+    """BOBYQA from lme4's start; returns (θ, criterion at θ, status, evaluations)."""
     n = len(theta0)
     best = {"f": np.inf, "x": np.asarray(theta0, float)}
 
@@ -74,57 +87,92 @@ def _optimize(dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower
     opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -1e300).tolist())
     opt.set_min_objective(obj)
     opt.set_ftol_abs(ctrl.ftol_abs)
+    opt.set_ftol_rel(ctrl.ftol_rel)
     opt.set_xtol_abs(ctrl.xtol_abs)
     opt.set_maxeval(ctrl.maxeval)
     # BOBYQA needs n >= 2; nlopt falls back gracefully for n = 1 but the trust region start
     # matters for the one-parameter case: a quarter of the start value, as lme4's bobyqa.
-    opt.set_initial_step(np.full(n, 0.25).tolist())
+    opt.set_initial_step(np.full(n, _INITIAL_STEP).tolist())
     status = None
     try:
-        x = opt.optimize(np.asarray(theta0, float).tolist())
+        x = np.asarray(opt.optimize(np.asarray(theta0, float).tolist()), float)
         status = opt.last_optimize_result()
+        fx = opt.last_optimum_value()
     except (nlopt.RoundoffLimited, RuntimeError, ValueError):
-        x = best["x"]
+        x, fx = best["x"], best["f"]
         status = "roundoff"
-    x = np.asarray(x, float)
-    if best["f"] < dev(x, reml):
-        x = best["x"]
-    return x, status, opt.get_numevals()
+    if best["f"] < fx:
+        x, fx = best["x"], best["f"]
+    return x, float(fx), status, opt.get_numevals()
 
 
-def _polish(dev: ProfiledDeviance, reml: bool, theta: np.ndarray, lower: np.ndarray) -> np.ndarray:
+def _to_boundary(dev, reml: bool, theta: np.ndarray, f0: float, lower: np.ndarray, tol=1e-5):
+    """lme4's ``check.boundary`` (``boundary.tol``): move each coordinate within ``tol`` of its
+    bound onto the bound when that does not raise the criterion.
+
+    Where the optimum is on the boundary, BOBYQA's last iterate may stop a little inside it,
+    at a point whose criterion differs from the bound's by less than the stopping tolerance
+    — or by less than rounding, hence the relative slack (lme4 itself requires a decrease).
+    """
+    edge = np.flatnonzero(np.isfinite(lower) & (theta - lower < tol) & (theta > lower))
+    th = theta.copy()
+    for i in edge:
+        cand = th.copy()
+        cand[i] = lower[i]
+        fc = dev(cand, reml)
+        if fc <= f0 + 1e-12 * max(1.0, abs(f0)):
+            th, f0 = cand, min(f0, fc)
+    return th, f0
+
+
+def _derivatives(dev, reml: bool, th: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray):
+    """Central-difference gradient and Hessian of the criterion in the coordinates ``idx``."""
+    nf = len(idx)
+    g = np.empty(nf)
+    H = np.empty((nf, nf))
+    fp = np.empty(nf)
+    fm = np.empty(nf)
+    for a in range(nf):
+        e = np.zeros_like(th)
+        e[idx[a]] = h[a]
+        fp[a] = dev(th + e, reml)
+        fm[a] = dev(th - e, reml)
+        g[a] = (fp[a] - fm[a]) / (2 * h[a])
+        H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h[a] ** 2
+    for a in range(nf):
+        for c in range(a):
+            e = np.zeros_like(th)
+            e[idx[a]] = h[a]
+            e[idx[c]] = h[c]
+            fpp = dev(th + e, reml)
+            H[a, c] = H[c, a] = (fpp - fp[a] - fp[c] + f0) / (h[a] * h[c])
+    return g, H
+
+
+def _free(theta: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Indices of the coordinates not on their bound (as lme4's convergence check picks them)."""
+    return np.flatnonzero(~(np.isfinite(lower) & (theta - lower < 1e-6)))
+
+
+def _polish(dev, reml: bool, theta: np.ndarray, f0: float, lower: np.ndarray, max_iter: int = 4):
     """A few safeguarded Newton steps on the free coordinates (θ not on a bound).
 
     BOBYQA stops on tolerances that leave the last digits of θ to chance; Newton steps with
     numerical derivatives settle them, so fixed effects agree with R to 1e-6 and better.
+
+    Returns (θ, criterion or None, derivatives): derivatives = (idx, g, H) were taken at or
+    within a negligible step of the returned θ, so the convergence check can reuse them
+    instead of differencing again (None when it must).
     """
     th = theta.copy()
-    f0 = dev(th, reml)
-    for _ in range(3):
-        free = ~((np.isfinite(lower)) & (th - lower < 1e-6))
-        if not free.any():
+    deriv = None
+    for _ in range(max_iter):
+        idx = _free(th, lower)
+        if len(idx) == 0:
             break
-        idx = np.flatnonzero(free)
         h = 1e-4 * np.maximum(np.abs(th[idx]), 1e-2)
-        nf = len(idx)
-        g = np.empty(nf)
-        H = np.empty((nf, nf))
-        fp = np.empty(nf)
-        fm = np.empty(nf)
-        for a in range(nf):
-            e = np.zeros_like(th)
-            e[idx[a]] = h[a]
-            fp[a] = dev(th + e, reml)
-            fm[a] = dev(th - e, reml)
-            g[a] = (fp[a] - fm[a]) / (2 * h[a])
-            H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h[a] ** 2
-        for a in range(nf):
-            for c in range(a):
-                e = np.zeros_like(th)
-                e[idx[a]] = h[a]
-                e[idx[c]] = h[c]
-                fpp = dev(th + e, reml)
-                H[a, c] = H[c, a] = (fpp - fp[a] - fp[c] + f0) / (h[a] * h[c])
+        g, H = _derivatives(dev, reml, th, f0, idx, h)
+        deriv = (idx, g, H)
         try:
             w = np.linalg.eigvalsh(H)
             if w.min() <= 0:
@@ -135,42 +183,33 @@ def _polish(dev: ProfiledDeviance, reml: bool, theta: np.ndarray, lower: np.ndar
         cand = th.copy()
         cand[idx] -= step
         cand = np.maximum(cand, lower)
+        if np.all(np.abs(cand - th) <= _STEP_TOL * np.maximum(np.abs(th), 1e-2)):
+            # A step this small is taken without evaluating it: comparing criteria this close
+            # would compare rounding noise. The derivatives stay those at the pre-step point,
+            # where max|H⁻¹g| = |step| already passes the convergence check.
+            return cand, None, deriv
         fc = dev(cand, reml)
         if not (fc < f0):
             break
-        improvement = f0 - fc
         th, f0 = cand, fc
-        if improvement < 1e-12:
-            break
-    return th
+        deriv = None
+    return th, f0, deriv
 
 
-def _check_convergence(dev, reml, theta, lower, tol=2e-3) -> list[str]:
-    """lme4-style check: scaled gradient max|H⁻¹g| < tol on the interior coordinates."""
+def _check_convergence(dev, reml, theta, f0, lower, deriv=None, tol=2e-3) -> list[str]:
+    """lme4-style check: scaled gradient max|H⁻¹g| < tol on the interior coordinates.
+
+    ``deriv`` = (idx, g, H) already taken at ``theta`` (by the Newton polish) is reused.
+    """
     msgs = []
-    at_bound = np.isfinite(lower) & (theta - lower < 1e-6)
-    idx = np.flatnonzero(~at_bound)
+    idx = _free(theta, lower)
     if len(idx) == 0:
         return msgs
-    f0 = dev(theta, reml)
-    h = 1e-4
-    nf = len(idx)
-    g = np.empty(nf)
-    H = np.empty((nf, nf))
-    fp = np.empty(nf)
-    fm = np.empty(nf)
-    for a in range(nf):
-        e = np.zeros_like(theta)
-        e[idx[a]] = h
-        fp[a], fm[a] = dev(theta + e, reml), dev(theta - e, reml)
-        g[a] = (fp[a] - fm[a]) / (2 * h)
-        H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h**2
-    for a in range(nf):
-        for c in range(a):
-            e = np.zeros_like(theta)
-            e[idx[a]] = h
-            e[idx[c]] = h
-            H[a, c] = H[c, a] = (dev(theta + e, reml) - fp[a] - fp[c] + f0) / h**2
+    if deriv is not None and np.array_equal(deriv[0], idx):
+        g, H = deriv[1], deriv[2]
+    else:
+        f0 = dev(theta, reml) if f0 is None else f0
+        g, H = _derivatives(dev, reml, theta, f0, idx, np.full(len(idx), 1e-4))
     try:
         w = np.linalg.eigvalsh(H)
         if w.min() <= 0:
@@ -220,12 +259,20 @@ def fit_lmm(design: Design, reml: bool = True, control: OptControl | None = None
     t0 = time.perf_counter()
     dev = ProfiledDeviance(design)
     lower = design.lower
-    theta, status, nevals = _optimize(dev, bool(reml), ctrl, design.theta0, lower)
-    theta = _polish(dev, bool(reml), theta, lower)
-    # a coordinate sitting a hair above its bound is on the bound (lme4 reports exact zeros)
-    near = np.isfinite(lower) & (theta - lower < 1e-10)
-    theta[near] = lower[near]
-    msgs = _check_convergence(dev, bool(reml), theta, lower) if ctrl.check_conv else []
+    with dev.blas_limit(ctrl.blas_threads):
+        theta, fval, status, nevals = _optimize(dev, bool(reml), ctrl, design.theta0, lower)
+        theta, fval = _to_boundary(dev, bool(reml), theta, fval, lower)
+        theta, fval, deriv = _polish(dev, bool(reml), theta, fval, lower)
+        # a coordinate a hair above its bound is on the bound (lme4 reports exact zeros)
+        near = np.isfinite(lower) & (theta - lower < 1e-10) & (theta != lower)
+        if near.any():
+            theta[near] = lower[near]
+            fval = deriv = None
+        msgs = (
+            _check_convergence(dev, bool(reml), theta, fval, lower, deriv)
+            if ctrl.check_conv
+            else []
+        )
     for m in msgs:
         warnings.warn(m, ConvergenceWarning, stacklevel=3)
     fit = REMLFit(
@@ -241,6 +288,7 @@ def fit_lmm(design: Design, reml: bool = True, control: OptControl | None = None
             "seconds": time.perf_counter() - t0,
         },
         singular_tol=ctrl.singular_tol,
+        blas_threads=ctrl.blas_threads,
     )
     if fit.is_singular:
         warnings.warn(
@@ -265,15 +313,18 @@ class REMLFit:
     deviance_fn: ProfiledDeviance = field(repr=False)
     optinfo: dict = field(default_factory=dict)
     singular_tol: float = 1e-4
+    blas_threads: int | None = 1
 
     # ------------------------------------------------------------------ core solution
     @cached_property
     def _factor(self) -> PLSFactor:
-        return self.deviance_fn.factor(self.theta)
+        with self.deviance_fn.blas_limit(self.blas_threads):
+            return self.deviance_fn.factor(self.theta)
 
     @cached_property
     def _solution(self):
-        return self.deviance_fn.solve(self._factor)
+        with self.deviance_fn.blas_limit(self.blas_threads):
+            return self.deviance_fn.solve(self._factor)
 
     @property
     def n(self) -> int:
@@ -394,6 +445,10 @@ class REMLFit:
     @cached_property
     def satterthwaite(self) -> Satterthwaite:
         """lmerTest's Satterthwaite machinery (computed on first use)."""
+        with self.deviance_fn.blas_limit(self.blas_threads):
+            return self._satterthwaite()
+
+    def _satterthwaite(self) -> Satterthwaite:
         return Satterthwaite.compute(
             self.deviance_fn,
             self.theta,
@@ -528,7 +583,8 @@ class REMLFit:
     @cached_property
     def _condvar(self) -> list[np.ndarray]:
         s2 = self.sigma**2
-        return [s2 * v for v in self.deviance_fn.conditional_vcov(self._factor)]
+        with self.deviance_fn.blas_limit(self.blas_threads):
+            return [s2 * v for v in self.deviance_fn.conditional_vcov(self._factor)]
 
     def ranef(self, condvar: bool = True) -> pd.DataFrame:
         """Conditional modes (BLUPs) of the random effects with their conditional SDs.
@@ -619,11 +675,14 @@ class REMLFit:
         return out
 
     # ------------------------------------------------------------------ display
-    def summary(self):
-        """Text summary in the layout of ``summary(lmer)`` (print it or show it in Jupyter)."""
+    def summary(self, correlation: bool | None = None):
+        """Text summary in the layout of ``summary(lmer)`` (print it or show it in Jupyter).
+
+        ``correlation`` shows the correlation of the fixed effects (default: when p <= 12).
+        """
         from .summary import LmmSummary
 
-        return LmmSummary(self)
+        return LmmSummary(self, correlation=correlation)
 
     def __repr__(self) -> str:
         return str(self.summary())
