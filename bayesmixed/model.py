@@ -81,6 +81,101 @@ class MixedModel:
 
         return fit_lmm(self.design, reml=reml, control=control)
 
+    def pymc_model(self, priors: dict | None = None, parameterization: str = "auto"):
+        """The PyMC model with partial-pooling priors, for power users to modify and sample.
+
+        Parameters
+        ----------
+        priors : dict, optional
+            Overrides by parameter name or class (see :mod:`bayesmixed.bayes.priors`).
+        parameterization : {"auto", "marginal", "noncentered", "centered"}
+
+        Returns
+        -------
+        pymc.Model
+            Named dims and coords: ``fixed``, ``<term>__level``, ``<term>__coef``, ``obs``.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> m = bm.MixedModel("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+        >>> pm_model = m.pymc_model(parameterization="noncentered")
+        >>> sorted(pm_model.coords)[:3]
+        ['Subject__coef', 'Subject__cpc', 'Subject__level']
+        """
+        from .bayes.build import build_model
+        from .bayes.priors import resolve_priors
+
+        model, _ = build_model(self.design, resolve_priors(self.design, priors), parameterization)
+        return model
+
+    def sample(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        cores: int | None = None,
+        sampler: str = "nutpie",
+        priors: dict | None = None,
+        parameterization: str = "auto",
+        target_accept: float = 0.8,
+        random_seed: int | None = None,
+        progressbar: bool = True,
+        **kwargs,
+    ):
+        """Sample the posterior with NUTS.
+
+        Parameters
+        ----------
+        draws, tune, chains : int
+            Kept draws, tuning draws and chains.
+        cores : int, optional
+            Chains run in parallel (default min(chains, 2)).
+        sampler : {"nutpie", "pymc", "numpyro"}
+            ``"nutpie"`` (default) is fastest: with the marginal parameterization it calls a
+            NumPy log density with an exact gradient and needs no compilation.
+        priors : dict, optional
+            Overrides of the default priors by name (``"sd__(Intercept)|Subject"``,
+            ``"cor|Subject"``, ``"sigma"``, ``"(Intercept)"``, ``"Days"``) or class
+            (``"fixed"``, ``"sd"``, ``"cor"``), with :class:`bayesmixed.bayes.Prior` values.
+        parameterization : {"auto", "marginal", "noncentered", "centered"}
+            ``"auto"`` picks the marginal form whenever it applies and says so in the result.
+        target_accept : float
+        random_seed : int, optional
+            Same seed → identical draws.
+        progressbar : bool
+        **kwargs
+            Passed to the sampler.
+
+        Returns
+        -------
+        BayesFit
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> m = bm.MixedModel("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+        >>> post = m.sample(draws=500, tune=500, chains=2, random_seed=1, progressbar=False)
+        >>> post.parameterization
+        'marginal'
+        """
+        from .bayes.run import sample_design
+
+        return sample_design(
+            self.design,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            sampler=sampler,
+            priors=priors,
+            parameterization=parameterization,
+            target_accept=target_accept,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **kwargs,
+        )
+
     def __repr__(self) -> str:
         d = self.design
         groups = ", ".join(f"{t.name} ({t.m})" for t in d.terms) or "none"
