@@ -1,4 +1,4 @@
-"""A guided tour of the primer's REML side, printed and written to a self-contained HTML report.
+"""A guided tour of the primer, printed and written to a self-contained HTML report.
 
 Run it with ``python -m bayesmixed.demo --out report`` (``make demo``). Each chapter is a
 function that fits a few models and returns :class:`Section` objects (a title, some prose,
@@ -14,6 +14,8 @@ Chapters:
 4. ML vs REML, and a likelihood-ratio test of the slope variance (χ² and 50:50 mixture p).
 5. Three-level nesting: Pastes, ``(1 | batch/cask)``.
 6. Crossed random effects: Penicillin, ``(1 | plate) + (1 | sample)``.
+7. Partial pooling, ICC and R²: shrinkage table and plots for sleepstudy.
+8. The Bayesian side: the same model sampled with NUTS, side by side with REML.
 """
 
 from __future__ import annotations
@@ -361,6 +363,101 @@ def chapter_crossed(ctx: DemoContext) -> list[Section]:
     return [s]
 
 
+def _figure(fig) -> str:
+    """A matplotlib figure as an inline PNG ``<img>`` (the report stays one file)."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img alt='figure' style='max-width:100%' src='data:image/png;base64,{data}'>"
+
+
+def chapter_pooling(ctx: DemoContext) -> list[Section]:
+    """Chapter 7: partial pooling, ICC and R² (sleepstudy)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import plots
+
+    fit = ctx.fit("slopes", "Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    ri = ctx.fit("intercept_reml", "Reaction ~ Days + (1 | Subject)", "sleepstudy")
+    s = Section("Partial pooling: Reaction ~ Days + (1 | Subject)")
+    s.para(
+        "Each subject's intercept is a weighted average of its own mean (no pooling) and the "
+        "population line (complete pooling), with weight lambda_j = (n_j/sigma^2) / "
+        "(n_j/sigma^2 + 1/tau00^2)."
+    )
+    s.table(ri.shrinkage().head(8), "shrinkage(): first subjects")
+    s.raw(_figure(plots.pooling(ri).figure), "[figure: no / partial / complete pooling]")
+    s2 = Section("ICC and R² (Nakagawa & Schielzeth; Johnson's extension for slopes)")
+    icc = fit.icc()
+    r2 = fit.r2()
+    s2.table(
+        pd.DataFrame(
+            [
+                {
+                    "ICC adjusted": icc["adjusted"],
+                    "ICC conditional": icc["conditional"],
+                    "R2 marginal": r2["marginal"],
+                    "R2 conditional": r2["conditional"],
+                }
+            ]
+        ),
+        "Reaction ~ Days + (Days | Subject)",
+    )
+    s2.raw(_figure(plots.caterpillar(fit)[0].figure), "[figure: caterpillar of BLUPs]")
+    return [s, s2]
+
+
+def chapter_bayes(ctx: DemoContext) -> list[Section]:
+    """Chapter 8: the same model sampled with NUTS, side by side with REML."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import plots
+    from .compare import compare
+
+    fit = ctx.fit("slopes", "Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    model = MixedModel("Reaction ~ Days + (Days | Subject)", datasets.load("sleepstudy"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        post = model.sample(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False)
+    g = post.glance().iloc[0]
+    s = Section("Reaction ~ Days + (Days | Subject), sampled with NUTS")
+    s.para(
+        f"Parameterization '{post.parameterization}' (random effects integrated out, then drawn "
+        f"exactly from their conditional posterior), sampler {post.sampler}: "
+        f"{post.nchains} chains x {post.ndraws} draws in {post.seconds:.1f} s, "
+        f"{int(g['divergences'])} divergences, max R-hat {g['max_rhat']:.3f}, "
+        f"min bulk ESS {g['min_ess_bulk']:.0f}."
+    )
+    for w in caught:
+        s.para(f"Warning: {w.message}")
+    table = compare(post, fit)
+    s.table(table, "bm.compare(post, fit): REML beside the posterior")
+    s.raw(_figure(plots.compare(table).figure), "[figure: forest plot, REML vs posterior]")
+    s.table(post.prior_summary(), "priors (defaults scaled to the data)")
+    s2 = Section("Posteriors of the primer's quantities")
+    icc, r2 = post.icc(), post.r2()
+    s2.table(
+        pd.DataFrame(
+            [
+                {"quantity": "ICC adjusted", "REML": fit.icc()["adjusted"], "posterior mean": float(icc["adjusted"]), "2.5%": icc["adjusted"].conf_low, "97.5%": icc["adjusted"].conf_high},
+                {"quantity": "R2 marginal", "REML": fit.r2()["marginal"], "posterior mean": float(r2["marginal"]), "2.5%": r2["marginal"].conf_low, "97.5%": r2["marginal"].conf_high},
+                {"quantity": "R2 conditional", "REML": fit.r2()["conditional"], "posterior mean": float(r2["conditional"]), "2.5%": r2["conditional"].conf_low, "97.5%": r2["conditional"].conf_high},
+            ]
+        ),
+        "ICC and R²: REML point estimate and posterior",
+    )  # fmt: skip
+    s2.raw(_figure(plots.icc_r2_posteriors(post, fit).figure), "[figure: ICC / R² posteriors]")
+    return [s, s2]
+
+
 CHAPTERS: list[Chapter] = [
     Chapter("ols", "1. Ordinary least squares", chapter_ols),
     Chapter("intercept", "2. Random intercepts", chapter_random_intercept),
@@ -368,6 +465,8 @@ CHAPTERS: list[Chapter] = [
     Chapter("ml_reml", "4. ML, REML and likelihood-ratio tests", chapter_ml_reml),
     Chapter("nested", "5. Three-level nesting", chapter_nested),
     Chapter("crossed", "6. Crossed random effects", chapter_crossed),
+    Chapter("pooling", "7. Partial pooling, ICC and R²", chapter_pooling),
+    Chapter("bayes", "8. The Bayesian side: NUTS next to REML", chapter_bayes),
 ]
 
 
@@ -398,9 +497,9 @@ def render_html(rendered: Sequence[tuple[Chapter, list[Section]]], seconds: floa
         )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>bayesmixed — the primer, REML side</title>"
+        "<title>bayesmixed — the primer</title>"
         f"<style>{_CSS}</style></head><body>"
-        "<h1>bayesmixed — the primer, REML side</h1>"
+        "<h1>bayesmixed — the primer, REML and Bayes side by side</h1>"
         f"<p class='meta'>bayesmixed {__version__}; generated {time.strftime('%Y-%m-%d %H:%M')} "
         f"in {seconds:.1f} s. Estimates match lme4 / lmerTest / broom.mixed.</p>"
         f"<nav><ol>{toc}</ol></nav>{''.join(body)}</body></html>"
@@ -462,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m bayesmixed.demo --out report [--quiet] [--chapter KEY]``."""
     parser = argparse.ArgumentParser(
         prog="python -m bayesmixed.demo",
-        description="Walk through the primer's REML side and write an HTML report.",
+        description="Walk through the primer (REML and Bayes) and write an HTML report.",
     )
     parser.add_argument("--out", default="report", help="output directory (default: report)")
     parser.add_argument("--quiet", action="store_true", help="do not print to stdout")
