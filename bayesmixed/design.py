@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
+from formulaic.transforms import TRANSFORMS
 
 from .errors import (
     ColumnError,
@@ -40,6 +41,9 @@ __all__ = ["ReTerm", "Design", "build_design", "r_column_name"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|⧛|⧚")
 
+# R's factor() / as.factor() as formulaic's categorical encoder (column names stay R's)
+_CONTEXT = {"factor": TRANSFORMS["C"], "as_factor": TRANSFORMS["C"]}
+
 
 # --------------------------------------------------------------------------- naming helpers
 def _r_part(part: str) -> str:
@@ -50,8 +54,13 @@ def _r_part(part: str) -> str:
     if m is None:
         m = re.match(r"^(.*)\[(.*)\]$", part, flags=re.S)
     if m is not None:
-        part = m.group(1) + m.group(2)
-    return re.sub(r"\bnp\.", "", part)
+        level = m.group(2)
+        # logical levels print as R's TRUE / FALSE
+        part = m.group(1) + {"True": "TRUE", "False": "FALSE"}.get(level, level)
+    part = re.sub(r"\bnp\.", "", part)
+    part = part.replace("as_factor(", "as.factor(")
+    # R deparses a power without spaces: I(x^2)
+    return re.sub(r"\s*\*\*\s*", "^", part)
 
 
 def _split_colon(name: str) -> list[str]:
@@ -401,14 +410,16 @@ class Design:
         """formulaic ModelSpec of the fixed part (built on first use for simple formulas)."""
         if self.fixed_spec is None:
             self.fixed_spec = model_matrix(
-                self.spec.fixed, self.frame, na_action="ignore"
+                self.spec.fixed, self.frame, na_action="ignore", context=_CONTEXT
             ).model_spec
         return self.fixed_spec
 
     def term_model_spec(self, t: ReTerm):
         """formulaic ModelSpec of a random term's columns (built on first use if simple)."""
         if t.model_spec is None:
-            t.model_spec = model_matrix(t.expr, self.frame, na_action="ignore").model_spec
+            t.model_spec = model_matrix(
+                t.expr, self.frame, na_action="ignore", context=_CONTEXT
+            ).model_spec
         return t.model_spec
 
     def new_matrices(
@@ -429,7 +440,10 @@ class Design:
                 )
         try:
             Xn = np.asarray(
-                self.fixed_model_spec().get_model_matrix(frame, na_action="raise"), float
+                self.fixed_model_spec().get_model_matrix(
+                    frame, na_action="raise", context=_CONTEXT
+                ),
+                float,
             )
         except (FormulaicError, ValueError) as exc:
             raise DataError(f"cannot build the fixed effects for newdata: {_clean(exc)}") from None
@@ -449,7 +463,9 @@ class Design:
                             col,
                         )
                 spec_t = self.term_model_spec(t)
-                Xt = np.asarray(spec_t.get_model_matrix(frame, na_action="raise"), float)
+                Xt = np.asarray(
+                    spec_t.get_model_matrix(frame, na_action="raise", context=_CONTEXT), float
+                )
                 names = _group_names(newdata, t.factors)
                 lookup = {lv: i for i, lv in enumerate(t.levels)}
                 codes = np.array([lookup.get(s, -1) for s in names], dtype=np.int64)
@@ -539,7 +555,7 @@ def _required(formula_rhs: str, what: str, spec: ModelSpec) -> set[str]:
         f = Formula(formula_rhs)
     except FormulaicError as exc:
         raise FormulaError(f"cannot parse {what} {formula_rhs!r}: {_clean(exc)}") from None
-    out = set(f.required_variables)
+    out = set(f.required_variables) - set(_CONTEXT)
     for term in f:
         for factor in term.factors:
             if str(factor) not in ("1", "0"):
@@ -718,7 +734,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
         try:
             # incomplete rows are gone; NaN made by a transform (log of a negative) is
             # reported by the finiteness checks below, which name the column
-            ymat = model_matrix(f"{resp} ~ 0", frame, na_action="ignore").lhs
+            ymat = model_matrix(f"{resp} ~ 0", frame, na_action="ignore", context=_CONTEXT).lhs
         except FormulaicError as exc:
             raise FormulaError(f"cannot evaluate the response {resp!r}: {_clean(exc)}") from None
     if ymat.shape[1] != 1:
@@ -739,7 +755,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame, na_action: str = "drop") -
         fixed_spec = None  # built on first use by Design.fixed_model_spec
     else:
         try:
-            mm = model_matrix(spec.fixed, frame, na_action="ignore")
+            mm = model_matrix(spec.fixed, frame, na_action="ignore", context=_CONTEXT)
         except FormulaicError as exc:
             raise FormulaError(
                 f"cannot build the fixed part {spec.fixed!r}: {_clean(exc)}"
@@ -815,7 +831,7 @@ def _build_term(
         term_spec = None  # built on first use by Design.term_model_spec
     else:
         try:
-            mm = model_matrix(t.expr, frame, na_action="ignore")
+            mm = model_matrix(t.expr, frame, na_action="ignore", context=_CONTEXT)
         except FormulaicError as exc:
             raise FormulaError(
                 f"cannot build the random-effect term {t.source}: {_clean(exc)}"

@@ -109,6 +109,51 @@ class MixedModel:
         model, _ = build_model(self.design, resolve_priors(self.design, priors), parameterization)
         return model
 
+    def sample_prior_predictive(
+        self, draws: int = 500, priors: dict | None = None, random_seed: int | None = None
+    ):
+        """Draws from the prior and the prior predictive distribution (no MCMC).
+
+        Parameters
+        ----------
+        draws : int
+        priors : dict, optional
+            Overrides, as for :meth:`sample`.
+        random_seed : int, optional
+
+        Returns
+        -------
+        arviz.InferenceData
+            Groups ``prior`` (beta, sigma, sd_*, cor_*, b_*), ``prior_predictive`` (y) and
+            ``observed_data``.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> m = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"))
+        >>> m.sample_prior_predictive(100, random_seed=1).prior_predictive["y"].shape
+        (1, 100, 30)
+        """
+        import arviz as az
+        import numpy as np
+        import xarray as xr
+
+        from .bayes.build import graph_info
+        from .bayes.posterior import _prior_groups
+        from .bayes.priors import resolve_priors
+        from .errors import ArgumentError
+
+        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+            raise ArgumentError(f"draws must be a positive integer, got {draws!r}")
+        ps = resolve_priors(self.design, priors)
+        info = graph_info(self.design, "noncentered")
+        prior, pp = _prior_groups(self.design, info, ps, np.random.default_rng(random_seed), draws)
+        obs = xr.Dataset(
+            {"y": xr.DataArray(self.design.y, dims=("obs",))},
+            coords={"obs": np.arange(self.design.n)},
+        )
+        return az.InferenceData(prior=prior, prior_predictive=pp, observed_data=obs)
+
     def sample(
         self,
         draws: int = 1000,

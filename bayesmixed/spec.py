@@ -97,6 +97,38 @@ class ModelSpec:
         return f"{self.response} ~ {' + '.join(parts)}"
 
 
+def r_to_formulaic(text: str) -> str:
+    """Rewrite R idioms formulaic would misread.
+
+    * ``^`` inside a function call (``I(x^2)``) is R's power; in Python it is XOR, so it
+      becomes ``**`` (``^`` between formula terms, ``(a + b)^2``, is left to formulaic);
+    * ``as.factor(x)`` is not a Python name: it becomes ``as_factor(x)`` (``factor`` and
+      ``as_factor`` are provided to formulaic as its categorical ``C``).
+
+    Examples
+    --------
+    >>> r_to_formulaic("I(x^2) + (a + b)^2 + as.factor(g)")
+    'I(x**2) + (a + b)^2 + as_factor(g)'
+    """
+    text = re.sub(r"\bas\.factor\(", "as_factor(", text)
+    out = []
+    depth_call = 0  # open parentheses that belong to a function call
+    stack: list[bool] = []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            before = text[:i].rstrip()
+            is_call = bool(before) and (before[-1].isalnum() or before[-1] in "_.")
+            stack.append(is_call)
+            depth_call += is_call
+        elif ch == ")" and stack:
+            depth_call -= stack.pop()
+        if ch == "^" and depth_call > 0:
+            out.append("**")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 def _clean(message: str) -> str:
     return _ANSI.sub("", str(message)).strip()
 
@@ -271,7 +303,7 @@ def parse_formula(formula: str) -> ModelSpec:
         )
     _check_parens(formula, formula, 0)
     tilde = formula.index("~")
-    response = formula[:tilde].strip()
+    response = r_to_formulaic(formula[:tilde].strip())
     rhs = formula[tilde + 1 :]
     if not response:
         raise FormulaError("formula has no response on the left of '~'", formula, tilde)
@@ -335,11 +367,12 @@ def parse_formula(formula: str) -> ModelSpec:
             exprs = (["1"] if has_int else []) + [f"0 + {t}" for t in terms]
         else:
             exprs = [lhs]
+        exprs = [r_to_formulaic(e) for e in exprs]
         for name, cols in groups:
             for expr in exprs:
                 random.append(RandomTerm(expr=expr, group=name, factors=cols, source=stripped))
 
-    fixed = " ".join(fixed_parts).strip()
+    fixed = r_to_formulaic(" ".join(fixed_parts).strip())
     if not fixed:
         fixed = "1"
     elif fixed.startswith("-"):

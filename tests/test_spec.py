@@ -299,3 +299,22 @@ def test_intercept_forms_are_equivalent(sleepstudy):
         sleepstudy,
     )
     np.testing.assert_allclose(a.theta, b.theta, rtol=1e-8)
+
+
+def test_r_idioms_factor_power_and_logical_levels():
+    """factor(), as.factor(), I(x^2) and logical levels are read and named as R does
+    (values checked against lme4: fixef of Reaction ~ factor(Days) + (1|Subject))."""
+    import warnings
+
+    d = bm.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bm.MixedModel("Reaction ~ factor(Days) + I(Days^2) + (1|Subject)", d).fit_reml()
+    fx = fit.fixef()
+    assert fit.design.dropped == ["I(Days^2)"]  # aliased with the factor, as lme4 drops it
+    assert fx["factor(Days)9"] == pytest.approx(94.199417, rel=1e-6)
+    assert fit.loglik == pytest.approx(-864.7463, abs=1e-4)
+    fit2 = bm.MixedModel("Reaction ~ as.factor(Days > 4) + I(Days^2) + (1|Subject)", d).fit_reml()
+    assert list(fit2.fixef().index) == ["(Intercept)", "as.factor(Days > 4)TRUE", "I(Days^2)"]
+    # I(x^2) is a power, not Python's XOR
+    np.testing.assert_allclose(fit2.design.X[:, 2], d["Days"].to_numpy() ** 2)
