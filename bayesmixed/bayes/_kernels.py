@@ -1,11 +1,34 @@
-"""Compiled kernel for the commonest marginal likelihood: one random-effects term.
+"""Compiled kernels for the marginal likelihood and the marginalized log posterior.
 
 Random-intercept and random-slope models (one grouping factor) make up most of the primer.
 For them A = Λ'Z'ZΛ + I is block diagonal, and every quantity the sampler needs — ℓ, the
 conditional modes, the diagonal blocks of A⁻¹ and hence the whole gradient — comes from one
-pass over the levels with k×k algebra. NumPy spends most of its time dispatching tiny arrays
-there, so this pass is compiled with numba (``cache=True``: compiled once per machine, then
-loaded from disk in milliseconds).
+pass over the levels with k×k algebra (:func:`single_term_loglik_grad`). Models with several
+terms (nested chains, crossed factors) get the same algebra as the NumPy reference in
+:mod:`~bayesmixed.bayes.marginal` — blocked elimination, Takahashi selected inversion, the
+EM-identity gradient — in :func:`nested_loglik_grad` / :func:`dense_loglik_grad`, plus exact
+conditional draws of b. NumPy spends most of its time dispatching tiny arrays there, so these
+passes are compiled with numba (``cache=True``: compiled once per machine, then loaded from
+disk in milliseconds).
+
+Everything lives in this one file on purpose: numba's disk cache is keyed on the defining
+file only, so a cached kernel that inlined a function from another module would silently keep
+the old code after that module changed.
+
+Layout. The levels of all terms are stacked on one "global level" axis (term t owns columns
+``lo[t]:lo[t+1]``) and every per-level block is padded to K = max k. The level axis is the
+*last* one, so each k×k block operation is a handful of passes over contiguous level
+vectors: loop overhead is paid per block entry rather than per level, and the passes vectorize.
+
+* ``C`` (K, K, M) Z_t'Z_t, ``D`` (K, p, M) Z_t'X and ``e`` (K, M) Z_t'y per level;
+* nested: ``Gn`` (nt, K, K, M), for a level of term s and u > s, Z_s'Z_u with the level's
+  ancestor in u; ``anc`` (nt, M) that ancestor's global column;
+* dense (crossed): ``G0r`` (k₀, m₀, q_r) Z₁'Z_r of the first term against the stacked later
+  terms, ``Grr`` (q_r, q_r) Z_r'Z_r, and for each column of the later terms its term, global
+  level column and coefficient (``rt``, ``rl``, ``rc``).
+
+Per-term covariance factors come in as ``Lp`` (nt, K, K). The kernels release the GIL, so
+NUTS chains running in threads evaluate their densities in parallel.
 """
 
 from __future__ import annotations
@@ -15,7 +38,15 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["single_term_loglik_grad"]
+__all__ = [
+    "single_term_loglik_grad",
+    "nested_loglik_grad",
+    "dense_loglik_grad",
+    "nested_draw_b",
+    "dense_draw_b",
+    "nested_logp_grad",
+    "dense_logp_grad",
+]
 
 
 @njit(cache=True, error_model="numpy")
@@ -345,4 +376,913 @@ def single_term_logp_grad(
         grad[p + 1 + i] += gsd[i] * dval[p + 1 + i]
     for i in range(w.shape[0]):
         grad[ns + i] += gw[i] * dw[i]
+    return lp, grad
+
+
+# ============================================================================ several terms
+# reassoc lets LLVM vectorize the sums over levels (dot products); no nnan/ninf, so -inf and
+# nan still propagate as the samplers expect
+_JIT = {
+    "cache": True,
+    "error_model": "numpy",
+    "nogil": True,
+    "fastmath": {"reassoc", "contract"},
+}
+
+
+# ---------------------------------------------------------------------------- level blocks
+@njit(**_JIT)
+def _chol_levels(A, k, l0, l1):  # pragma: no cover
+    """In-place Cholesky of the k×k blocks of A over levels l0:l1 (lower triangle ← L).
+
+    Returns Σ log|A_j|, or nan if a block is not positive definite.
+    """
+    logdet = 0.0
+    for col in range(k):
+        for r in range(col):
+            for gl in range(l0, l1):
+                A[col, col, gl] -= A[col, r, gl] * A[col, r, gl]
+        for gl in range(l0, l1):
+            d = A[col, col, gl]
+            if not d > 0.0:
+                return np.nan
+            d = math.sqrt(d)
+            A[col, col, gl] = d
+            logdet += 2.0 * math.log(d)
+        for i in range(col + 1, k):
+            for r in range(col):
+                for gl in range(l0, l1):
+                    A[i, col, gl] -= A[i, r, gl] * A[col, r, gl]
+            for gl in range(l0, l1):
+                A[i, col, gl] /= A[col, col, gl]
+    return logdet
+
+
+@njit(**_JIT)
+def _tri_inv_levels(L, Li, k, l0, l1):  # pragma: no cover
+    """Li ← inverses of the lower-triangular k×k blocks of L over levels l0:l1."""
+    for col in range(k):
+        for gl in range(l0, l1):
+            Li[col, col, gl] = 1.0 / L[col, col, gl]
+        for a in range(col + 1, k):
+            for gl in range(l0, l1):
+                Li[a, col, gl] = 0.0
+            for r in range(col, a):
+                for gl in range(l0, l1):
+                    Li[a, col, gl] -= L[a, r, gl] * Li[r, col, gl]
+            for gl in range(l0, l1):
+                Li[a, col, gl] /= L[a, a, gl]
+
+
+@njit(**_JIT)
+def _lower_mv(Li, v, out, k, l0, l1):  # pragma: no cover
+    """out ← Li v per level (Li lower triangular)."""
+    for a in range(k):
+        for gl in range(l0, l1):
+            out[a, gl] = 0.0
+        for r in range(a + 1):
+            for gl in range(l0, l1):
+                out[a, gl] += Li[a, r, gl] * v[r, gl]
+
+
+@njit(**_JIT)
+def _lower_tmv(Li, v, out, k, l0, l1):  # pragma: no cover
+    """out ← Li' v per level (Li lower triangular)."""
+    for a in range(k):
+        for gl in range(l0, l1):
+            out[a, gl] = 0.0
+        for r in range(a, k):
+            for gl in range(l0, l1):
+                out[a, gl] += Li[r, a, gl] * v[r, gl]
+
+
+@njit(**_JIT)
+def _setup(beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty):  # pragma: no cover
+    """T = L/σ, r'r, g = Z'r, c = T'g and A = T'CT + I per level (before elimination)."""
+    nt = ks.shape[0]
+    K, M = C.shape[0], C.shape[2]
+    p = beta.shape[0]
+    T = np.empty((nt, K, K))
+    for t in range(nt):
+        for a in range(K):
+            for b in range(K):
+                T[t, a, b] = Lp[t, a, b] / sigma
+    rr = yty
+    for a in range(p):
+        rr -= 2.0 * beta[a] * Xty[a]
+        for b in range(p):
+            rr += beta[a] * XtX[a, b] * beta[b]
+    g = np.zeros((K, M))
+    c = np.zeros((K, M))
+    A = np.zeros((K, K, M))
+    for t in range(nt):
+        k = ks[t]
+        l0, l1 = lo[t], lo[t + 1]
+        for a in range(k):
+            for gl in range(l0, l1):
+                g[a, gl] = e[a, gl]
+            for q in range(p):
+                bq = beta[q]
+                for gl in range(l0, l1):
+                    g[a, gl] -= D[a, q, gl] * bq
+        for a in range(k):
+            for r in range(a, k):  # T lower triangular: T[r, a] = 0 for r < a
+                tra = T[t, r, a]
+                for gl in range(l0, l1):
+                    c[a, gl] += tra * g[r, gl]
+        for a in range(k):
+            for b in range(a + 1):
+                for r in range(a, k):
+                    for d in range(b, k):
+                        coef = T[t, r, a] * T[t, d, b]
+                        for gl in range(l0, l1):
+                            A[a, b, gl] += coef * C[r, d, gl]
+                if b == a:
+                    for gl in range(l0, l1):
+                        A[a, a, gl] += 1.0
+                else:
+                    for gl in range(l0, l1):
+                        A[b, a, gl] = A[a, b, gl]
+    return T, rr, g, c, A
+
+
+@njit(**_JIT)
+def _effects(T, ks, lo, u):  # pragma: no cover
+    """b = T u per level (b = Λu on the σ-relative scale)."""
+    b = np.zeros(u.shape)
+    for t in range(ks.shape[0]):
+        k = ks[t]
+        for a in range(k):
+            for r in range(a + 1):
+                tar = T[t, a, r]
+                for gl in range(lo[t], lo[t + 1]):
+                    b[a, gl] += tar * u[r, gl]
+    return b
+
+
+@njit(**_JIT)
+def _finish(
+    beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet
+):  # pragma: no cover
+    """ℓ and the EM-identity gradient from b̂, Σ_j Var(u_j|y)/σ² per term and b̂'Z'Zb̂."""
+    nt = ks.shape[0]
+    K = Lp.shape[1]
+    p = beta.shape[0]
+    s2 = sigma * sigma
+    ll = -0.5 * (n * math.log(2.0 * math.pi * s2) + logdet + (rr - wsq) / s2)
+    e2 = rr + bZZb
+    Xtzb = np.zeros(p)
+    Mt = np.zeros((nt, K, K))
+    q_tot = 0
+    trA = 0.0
+    for t in range(nt):
+        k = ks[t]
+        l0, l1 = lo[t], lo[t + 1]
+        q_tot += (l1 - l0) * k
+        for a in range(k):
+            acc = 0.0
+            for gl in range(l0, l1):
+                acc += g[a, gl] * b[a, gl]
+            e2 -= 2.0 * acc
+            for q in range(p):
+                acc = 0.0
+                for gl in range(l0, l1):
+                    acc += D[a, q, gl] * b[a, gl]
+                Xtzb[q] += acc
+            for c in range(a + 1):
+                acc = 0.0
+                for gl in range(l0, l1):
+                    acc += b[a, gl] * b[c, gl]
+                Mt[t, a, c] = acc
+                Mt[t, c, a] = acc
+            trA += Zsum[t, a, a]
+    dbeta = np.empty(p)
+    for a in range(p):
+        s = Xty[a] - Xtzb[a]
+        for c in range(p):
+            s -= XtX[a, c] * beta[c]
+        dbeta[a] = s / s2
+    dsig2 = 0.5 * (e2 / (s2 * s2) - (n - q_tot + trA) / s2)
+    dsigma = 2.0 * sigma * dsig2
+    # ∂ℓ/∂Σ = ½ Σ⁻¹ (M − mΣ) Σ⁻¹ with M = Σ_j b̂b̂' + σ² T (Σ_j Z_j) T' and Σ⁻¹ = L⁻ᵀL⁻¹
+    dSig = np.zeros((nt, K, K))
+    W = np.empty((K, K))
+    X = np.empty((K, K))
+    Li = np.zeros((K, K))
+    for t in range(nt):
+        k = ks[t]
+        m = lo[t + 1] - lo[t]
+        for a in range(k):
+            for c in range(k):
+                acc = 0.0
+                for r in range(k):
+                    acc += Zsum[t, a, r] * T[t, c, r]
+                X[a, c] = acc  # Z T'
+        for a in range(k):
+            for c in range(k):
+                acc = 0.0
+                llt = 0.0
+                for r in range(k):
+                    acc += T[t, a, r] * X[r, c]
+                    llt += Lp[t, a, r] * Lp[t, c, r]
+                W[a, c] = Mt[t, a, c] + s2 * acc - m * llt
+        for col in range(k):  # Li = L⁻¹
+            for a in range(k):
+                s = 1.0 if a == col else 0.0
+                for r in range(a):
+                    s -= Lp[t, a, r] * Li[r, col]
+                Li[a, col] = s / Lp[t, a, a]
+        for a in range(k):  # X = L⁻¹ W L⁻ᵀ
+            for c in range(k):
+                acc = 0.0
+                for r in range(a + 1):
+                    for d in range(c + 1):
+                        acc += Li[a, r] * W[r, d] * Li[c, d]
+                X[a, c] = acc
+        for a in range(k):  # ½ L⁻ᵀ X L⁻¹, symmetrized
+            for c in range(a + 1):
+                acc = 0.0
+                for r in range(a, k):
+                    for d in range(c, k):
+                        acc += Li[r, a] * (X[r, d] + X[d, r]) * Li[d, c]
+                dSig[t, a, c] = 0.25 * acc
+                dSig[t, c, a] = 0.25 * acc
+    return ll, dbeta, dsigma, dSig
+
+
+@njit(**_JIT)
+def _add_noise(w, eps, sigma, ks, lo):  # pragma: no cover
+    """w += σε, ε in term / level / coefficient order (the order NumPy draws them in)."""
+    pos = 0
+    for t in range(ks.shape[0]):
+        k = ks[t]
+        for gl in range(lo[t], lo[t + 1]):
+            for a in range(k):
+                w[a, gl] += sigma * eps[pos]
+                pos += 1
+
+
+# ---------------------------------------------------------------------------- nested chains
+@njit(**_JIT)
+def _nested_factor(T, A, c, ks, lo, Gn, anc):  # pragma: no cover
+    """Eliminate term by term; A and c take the children's Schur updates in place.
+
+    Returns (logdet, wsq, L⁻¹ per level, w = L⁻¹c, F[u, :, :, gl] = L⁻¹E_{s,u}); logdet is
+    nan when a block is not positive definite.
+    """
+    nt = ks.shape[0]
+    K, M = c.shape
+    # E[u, :, :, gl] = T_s' Z_s'Z_u T_u for a level gl of term s < u (then Schur-updated)
+    E = np.zeros((nt, K, K, M))
+    for s in range(nt):
+        k = ks[s]
+        l0, l1 = lo[s], lo[s + 1]
+        for u in range(s + 1, nt):
+            ku = ks[u]
+            for a in range(k):
+                for bb in range(ku):
+                    for r in range(a, k):
+                        for d in range(bb, ku):
+                            coef = T[s, r, a] * T[u, d, bb]
+                            for gl in range(l0, l1):
+                                E[u, a, bb, gl] += coef * Gn[u, r, d, gl]
+    Li = np.zeros((K, K, M))
+    w = np.zeros((K, M))
+    F = np.zeros((nt, K, K, M))
+    logdet = 0.0
+    wsq = 0.0
+    for s in range(nt):
+        k = ks[s]
+        l0, l1 = lo[s], lo[s + 1]
+        ld = _chol_levels(A, k, l0, l1)
+        if not ld == ld:
+            return np.nan, 0.0, Li, w, F
+        logdet += ld
+        _tri_inv_levels(A, Li, k, l0, l1)
+        _lower_mv(Li, c, w, k, l0, l1)
+        for a in range(k):
+            for gl in range(l0, l1):
+                wsq += w[a, gl] * w[a, gl]
+        for u in range(s + 1, nt):
+            ku = ks[u]
+            for a in range(k):
+                for bb in range(ku):
+                    for r in range(a + 1):
+                        for gl in range(l0, l1):
+                            F[u, a, bb, gl] += Li[a, r, gl] * E[u, r, bb, gl]
+        # Schur updates of the ancestors (segment sums over the children of each level)
+        for u in range(s + 1, nt):
+            ku = ks[u]
+            for a in range(ku):
+                for r in range(k):
+                    for gl in range(l0, l1):
+                        c[a, anc[u, gl]] -= F[u, r, a, gl] * w[r, gl]
+                for bb in range(ku):
+                    for r in range(k):
+                        for gl in range(l0, l1):
+                            A[a, bb, anc[u, gl]] -= F[u, r, a, gl] * F[u, r, bb, gl]
+            for v in range(u + 1, nt):
+                for a in range(ku):
+                    for bb in range(ks[v]):
+                        for r in range(k):
+                            for gl in range(l0, l1):
+                                E[v, a, bb, anc[u, gl]] -= F[u, r, a, gl] * F[v, r, bb, gl]
+    return logdet, wsq, Li, w, F
+
+
+@njit(**_JIT)
+def _nested_solve(ks, lo, anc, Li, F, w):  # pragma: no cover
+    """u = L_A^{-T} w, ancestors first."""
+    nt = ks.shape[0]
+    u = np.zeros(w.shape)
+    rhs = np.empty(w.shape)
+    for s in range(nt - 1, -1, -1):
+        k = ks[s]
+        l0, l1 = lo[s], lo[s + 1]
+        for a in range(k):
+            for gl in range(l0, l1):
+                rhs[a, gl] = w[a, gl]
+            for v in range(s + 1, nt):
+                for bb in range(ks[v]):
+                    for gl in range(l0, l1):
+                        rhs[a, gl] -= F[v, a, bb, gl] * u[bb, anc[v, gl]]
+        _lower_tmv(Li, rhs, u, k, l0, l1)
+    return u
+
+
+@njit(**_JIT)
+def _nested_invdiag(ks, lo, anc, Li, F):  # pragma: no cover
+    """Σ_j of the diagonal blocks of A⁻¹ per term (Takahashi recursion, ancestors first).
+
+    Za[u, :, :, gl] is the (k_u × k_s) block of A⁻¹ between level gl of term s and its
+    ancestor in term u > s; Zd the diagonal blocks.
+    """
+    nt = ks.shape[0]
+    K, M = Li.shape[0], Li.shape[2]
+    Zd = np.zeros((K, K, M))
+    Za = np.zeros((nt, K, K, M))
+    H = np.zeros((nt, K, K, M))
+    Zsum = np.zeros((nt, K, K))
+    for s in range(nt - 1, -1, -1):
+        k = ks[s]
+        l0, l1 = lo[s], lo[s + 1]
+        # H_v = F_{s,v}' L_s⁻¹ (k_v × k_s)
+        for v in range(s + 1, nt):
+            for a in range(ks[v]):
+                for bb in range(k):
+                    for r in range(bb, k):
+                        for gl in range(l0, l1):
+                            H[v, a, bb, gl] += F[v, r, a, gl] * Li[r, bb, gl]
+        for u in range(s + 1, nt):
+            ku = ks[u]
+            for v in range(s + 1, nt):
+                # Za_u −= (block of A⁻¹ between the ancestors in u and in v) H_v
+                for a in range(ku):
+                    for bb in range(k):
+                        for r in range(ks[v]):
+                            if v == u:
+                                for gl in range(l0, l1):
+                                    Za[u, a, bb, gl] -= Zd[a, r, anc[u, gl]] * H[v, r, bb, gl]
+                            elif v > u:
+                                for gl in range(l0, l1):
+                                    Za[u, a, bb, gl] -= Za[v, r, a, anc[u, gl]] * H[v, r, bb, gl]
+                            else:
+                                for gl in range(l0, l1):
+                                    Za[u, a, bb, gl] -= Za[u, a, r, anc[v, gl]] * H[v, r, bb, gl]
+        for a in range(k):
+            for bb in range(a + 1):
+                for r in range(a, k):
+                    for gl in range(l0, l1):
+                        Zd[a, bb, gl] += Li[r, a, gl] * Li[r, bb, gl]
+                for v in range(s + 1, nt):
+                    for r in range(ks[v]):
+                        # symmetrized, as the reference does
+                        for gl in range(l0, l1):
+                            Zd[a, bb, gl] -= 0.5 * (
+                                H[v, r, a, gl] * Za[v, r, bb, gl]
+                                + H[v, r, bb, gl] * Za[v, r, a, gl]
+                            )
+                acc = 0.0
+                for gl in range(l0, l1):
+                    Zd[bb, a, gl] = Zd[a, bb, gl]
+                    acc += Zd[a, bb, gl]
+                Zsum[s, a, bb] = acc
+                Zsum[s, bb, a] = acc
+    return Zsum
+
+
+@njit(**_JIT)
+def _nested_bzzb(ks, lo, C, Gn, anc, b):  # pragma: no cover
+    """b̂'Z'Zb̂ from the per-level blocks and the ancestor cross blocks."""
+    nt = ks.shape[0]
+    tot = 0.0
+    for s in range(nt):
+        k = ks[s]
+        l0, l1 = lo[s], lo[s + 1]
+        for a in range(k):
+            for bb in range(k):
+                for gl in range(l0, l1):
+                    tot += b[a, gl] * C[a, bb, gl] * b[bb, gl]
+            for u in range(s + 1, nt):
+                for bb in range(ks[u]):
+                    for gl in range(l0, l1):
+                        tot += 2.0 * b[a, gl] * Gn[u, a, bb, gl] * b[bb, anc[u, gl]]
+    return tot
+
+
+@njit(**_JIT)
+def nested_loglik_grad(
+    beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+):  # pragma: no cover
+    """ℓ and (∂ℓ/∂β, ∂ℓ/∂σ, ∂ℓ/∂Σ_t) for a chain of nested terms (see the module docstring).
+
+    ll is -inf (gradient zero) if a block is not positive definite.
+    """
+    nt = ks.shape[0]
+    K = C.shape[0]
+    T, rr, g, c, A = _setup(beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty)
+    logdet, wsq, Li, w, F = _nested_factor(T, A, c, ks, lo, Gn, anc)
+    if not logdet == logdet:
+        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K))
+    u = _nested_solve(ks, lo, anc, Li, F, w)
+    b = _effects(T, ks, lo, u)
+    Zsum = _nested_invdiag(ks, lo, anc, Li, F)
+    bZZb = _nested_bzzb(ks, lo, C, Gn, anc, b)
+    return _finish(beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet)
+
+
+@njit(**_JIT)
+def nested_draw_b(
+    betas, sigmas, Lps, eps, ks, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+):  # pragma: no cover
+    """Exact draws of b | y for a nested chain, one per row of the parameter arrays.
+
+    eps (S, q) are standard normals in term / level / coefficient order; u = L_A^{-T}(w + σε).
+    Returns b (S, K, M) in the global-level layout (nan where a factorization failed).
+    """
+    S = betas.shape[0]
+    K, M = C.shape[0], C.shape[2]
+    out = np.empty((S, K, M))
+    for i in range(S):
+        sigma = sigmas[i]
+        T, rr, g, c, A = _setup(betas[i], sigma, Lps[i], ks, lo, C, D, e, XtX, Xty, yty)
+        logdet, wsq, Li, w, F = _nested_factor(T, A, c, ks, lo, Gn, anc)
+        if not logdet == logdet:
+            out[i] = np.nan
+            continue
+        _add_noise(w, eps[i], sigma, ks, lo)
+        u = _nested_solve(ks, lo, anc, Li, F, w)
+        out[i] = _effects(T, ks, lo, u)
+    return out
+
+
+# ---------------------------------------------------------------------------- crossed (dense)
+@njit(**_JIT)
+def _tbd_t_times(Y, T, ks, rt, rc):  # pragma: no cover
+    """blockdiag(T_u)' Y over the later terms' columns (q_r × q_r)."""
+    qr = Y.shape[0]
+    out = np.zeros((qr, Y.shape[1]))
+    for ri in range(qr):
+        t = rt[ri]
+        cb = rc[ri]
+        base = ri - cb
+        for d in range(cb, ks[t]):
+            coef = T[t, d, cb]
+            for rj in range(Y.shape[1]):
+                out[ri, rj] += coef * Y[base + d, rj]
+    return out
+
+
+@njit(**_JIT)
+def _tbd_times(Y, T, ks, rt, rc):  # pragma: no cover
+    """blockdiag(T_u) Y over the later terms' columns (q_r × q_r)."""
+    qr = Y.shape[0]
+    out = np.zeros((qr, Y.shape[1]))
+    for ri in range(qr):
+        t = rt[ri]
+        cb = rc[ri]
+        base = ri - cb
+        for d in range(cb + 1):
+            coef = T[t, cb, d]
+            for rj in range(Y.shape[1]):
+                out[ri, rj] += coef * Y[base + d, rj]
+    return out
+
+
+@njit(**_JIT)
+def _dense_factor(T, A, c, ks, lo, G0r, Grr, rt, rl, rc):  # pragma: no cover
+    """First term block-diagonal, the later terms one dense Schur complement.
+
+    With B_j = L_j⁻¹T₁' and P_j = B_j Z₁'Z_r (so F_j = P_j blockdiag(T_u)):
+    S = I + blockdiag(T)' (Z_r'Z_r − Σ_j P_j'P_j) blockdiag(T).
+
+    Returns (logdet, wsq, L₁⁻¹ per level, w₁, P (k₀, m₀, q_r), chol(S), w₂); logdet is nan
+    when a block or S is not positive definite.
+    """
+    K = c.shape[0]
+    k0 = ks[0]
+    m0 = lo[1]
+    qr = Grr.shape[0]
+    Li = np.zeros((K, K, m0))
+    w1 = np.zeros((K, m0))
+    P = np.zeros((k0, m0, qr))
+    ld = _chol_levels(A, k0, 0, m0)
+    if not ld == ld:
+        return np.nan, 0.0, Li, w1, P, np.zeros((qr, qr)), np.zeros(qr)
+    logdet = ld
+    _tri_inv_levels(A, Li, k0, 0, m0)
+    _lower_mv(Li, c, w1, k0, 0, m0)
+    wsq = 0.0
+    for a in range(k0):
+        for j in range(m0):
+            wsq += w1[a, j] * w1[a, j]
+    B = np.zeros((k0, k0, m0))
+    for a in range(k0):
+        for cc in range(k0):
+            for r in range(min(a, cc) + 1):
+                t0 = T[0, cc, r]
+                for j in range(m0):
+                    B[a, cc, j] += Li[a, r, j] * t0
+    for a in range(k0):
+        for j in range(m0):
+            for cc in range(k0):
+                coef = B[a, cc, j]
+                for ri in range(qr):
+                    P[a, j, ri] += coef * G0r[cc, j, ri]
+    Pm = P.reshape(k0 * m0, qr)
+    W = Grr - np.dot(Pm.T, Pm)
+    # W symmetric: (T'W)' = W T, so both products are row operations
+    X = _tbd_t_times(W, T, ks, rt, rc)
+    S = _tbd_t_times(np.ascontiguousarray(X.T), T, ks, rt, rc)
+    for ri in range(qr):
+        S[ri, ri] += 1.0
+    # c_r − F'w₁ = c_r − blockdiag(T)' P'w₁
+    v = np.zeros(qr)
+    for a in range(k0):
+        for j in range(m0):
+            coef = w1[a, j]
+            for ri in range(qr):
+                v[ri] += coef * P[a, j, ri]
+    cr = np.empty(qr)
+    for ri in range(qr):
+        t = rt[ri]
+        cb = rc[ri]
+        acc = c[cb, rl[ri]]
+        for d in range(cb, ks[t]):
+            acc -= T[t, d, cb] * v[ri - cb + d]
+        cr[ri] = acc
+    try:
+        Ls = np.linalg.cholesky(S)
+    except Exception:
+        return np.nan, 0.0, Li, w1, P, np.zeros((qr, qr)), np.zeros(qr)
+    w2 = np.empty(qr)
+    for a in range(qr):
+        acc = cr[a]
+        for r in range(a):
+            acc -= Ls[a, r] * w2[r]
+        w2[a] = acc / Ls[a, a]
+        wsq += w2[a] * w2[a]
+        logdet += 2.0 * math.log(Ls[a, a])
+    return logdet, wsq, Li, w1, P, Ls, w2
+
+
+@njit(**_JIT)
+def _dense_solve(T, ks, lo, rt, rl, rc, Li, P, Ls, w1, w2):  # pragma: no cover
+    """u = L_A^{-T} w: the dense block first, then the first term's levels."""
+    qr = w2.shape[0]
+    K = w1.shape[0]
+    M = lo[ks.shape[0]]
+    k0 = ks[0]
+    m0 = lo[1]
+    ur = np.empty(qr)
+    for a in range(qr - 1, -1, -1):
+        acc = w2[a]
+        for r in range(a + 1, qr):
+            acc -= Ls[r, a] * ur[r]
+        ur[a] = acc / Ls[a, a]
+    # F_j u_r = P_j blockdiag(T) u_r
+    z = np.zeros(qr)
+    for ri in range(qr):
+        t = rt[ri]
+        cb = rc[ri]
+        for d in range(cb + 1):
+            z[ri] += T[t, cb, d] * ur[ri - cb + d]
+    rhs = np.empty((K, m0))
+    for a in range(k0):
+        for j in range(m0):
+            rhs[a, j] = w1[a, j]
+            acc = 0.0
+            for ri in range(qr):
+                acc += P[a, j, ri] * z[ri]
+            rhs[a, j] -= acc
+    u = np.zeros((K, M))
+    _lower_tmv(Li, rhs, u, k0, 0, m0)
+    for ri in range(qr):
+        u[rc[ri], rl[ri]] = ur[ri]
+    return u
+
+
+@njit(**_JIT)
+def _dense_invdiag(T, ks, lo, rt, rc, Li, P, Ls):  # pragma: no cover
+    """Σ_j of the diagonal blocks of A⁻¹ per term.
+
+    With S = LₛLₛ': A⁻¹_rr = S⁻¹, and per level of the first term
+    A⁻¹_jj = (L_jL_j')⁻¹ + H_j'S⁻¹H_j with H_j = F_j'L_j⁻¹ = blockdiag(T)'P_j'L_j⁻¹,
+    so H_j'S⁻¹H_j = K_j'K_j with K_j = R P_j' L_j⁻¹, R = Lₛ⁻¹ blockdiag(T)'.
+    """
+    nt = ks.shape[0]
+    K = Li.shape[0]
+    qr = Ls.shape[0]
+    k0 = ks[0]
+    m0 = lo[1]
+    # Lₛ⁻¹ row by row (row operations vectorize), then transposed so that the diagonal
+    # blocks of S⁻¹ = Lₛ⁻ᵀLₛ⁻¹ are dot products of contiguous rows
+    Lsi = np.zeros((qr, qr))
+    for a in range(qr):
+        for r in range(a):
+            coef = Ls[a, r]
+            for col in range(r + 1):
+                Lsi[a, col] -= coef * Lsi[r, col]
+        inv = 1.0 / Ls[a, a]
+        for col in range(a):
+            Lsi[a, col] *= inv
+        Lsi[a, a] = inv
+    LsiT = np.ascontiguousarray(Lsi.T)
+    Zsum = np.zeros((nt, K, K))
+    for ri in range(qr):
+        t = rt[ri]
+        cb = rc[ri]
+        base = ri - cb
+        for d in range(ks[t]):
+            rj = base + d
+            acc = 0.0
+            for r in range(max(ri, rj), qr):
+                acc += LsiT[ri, r] * LsiT[rj, r]
+            Zsum[t, cb, d] += acc
+    # R' = blockdiag(T) Lₛ⁻ᵀ
+    Rt = _tbd_times(LsiT, T, ks, rt, rc)
+    # K_j' = L_j⁻ᵀ P_j R' (k₀ × q_r), stacked over levels for one matrix product
+    Qt = np.zeros((k0, m0, qr))
+    for a in range(k0):
+        for j in range(m0):
+            for cc in range(a, k0):
+                coef = Li[cc, a, j]
+                for ri in range(qr):
+                    Qt[a, j, ri] += coef * P[cc, j, ri]
+    Kt = np.dot(Qt.reshape(k0 * m0, qr), Rt).reshape(k0, m0, qr)
+    for a in range(k0):
+        for bb in range(a + 1):
+            acc = 0.0
+            for r in range(a, k0):
+                for j in range(m0):
+                    acc += Li[r, a, j] * Li[r, bb, j]
+            for j in range(m0):
+                for r in range(qr):
+                    acc += Kt[a, j, r] * Kt[bb, j, r]
+            Zsum[0, a, bb] = acc
+            Zsum[0, bb, a] = acc
+    return Zsum
+
+
+@njit(**_JIT)
+def _dense_bzzb(ks, lo, rl, rc, C, G0r, Grr, b):  # pragma: no cover
+    """b̂'Z'Zb̂ = Σ_j b̂₁'C b̂₁ + 2 b̂₁'Z₁'Z_r b̂_r + b̂_r'Z_r'Z_r b̂_r."""
+    qr = Grr.shape[0]
+    k0 = ks[0]
+    m0 = lo[1]
+    br = np.empty(qr)
+    for ri in range(qr):
+        br[ri] = b[rc[ri], rl[ri]]
+    tot = 0.0
+    for a in range(k0):
+        for bb in range(k0):
+            for j in range(m0):
+                tot += b[a, j] * C[a, bb, j] * b[bb, j]
+        for j in range(m0):
+            acc = 0.0
+            for ri in range(qr):
+                acc += G0r[a, j, ri] * br[ri]
+            tot += 2.0 * acc * b[a, j]
+    for ri in range(qr):
+        acc = 0.0
+        for rj in range(qr):
+            acc += Grr[ri, rj] * br[rj]
+        tot += br[ri] * acc
+    return tot
+
+
+@njit(**_JIT)
+def dense_loglik_grad(
+    beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc
+):  # pragma: no cover
+    """ℓ and (∂ℓ/∂β, ∂ℓ/∂σ, ∂ℓ/∂Σ_t) for crossed terms (see the module docstring).
+
+    ll is -inf (gradient zero) if a block or the Schur complement is not positive definite.
+    """
+    nt = ks.shape[0]
+    K = C.shape[0]
+    T, rr, g, c, A = _setup(beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty)
+    logdet, wsq, Li, w1, P, Ls, w2 = _dense_factor(T, A, c, ks, lo, G0r, Grr, rt, rl, rc)
+    if not logdet == logdet:
+        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K))
+    u = _dense_solve(T, ks, lo, rt, rl, rc, Li, P, Ls, w1, w2)
+    b = _effects(T, ks, lo, u)
+    Zsum = _dense_invdiag(T, ks, lo, rt, rc, Li, P, Ls)
+    bZZb = _dense_bzzb(ks, lo, rl, rc, C, G0r, Grr, b)
+    return _finish(beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet)
+
+
+@njit(**_JIT)
+def dense_draw_b(
+    betas, sigmas, Lps, eps, ks, lo, C, D, e, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc
+):  # pragma: no cover
+    """Exact draws of b | y for crossed terms (as :func:`nested_draw_b`)."""
+    S = betas.shape[0]
+    K, M = C.shape[0], C.shape[2]
+    k0 = ks[0]
+    m0 = lo[1]
+    out = np.empty((S, K, M))
+    for i in range(S):
+        sigma = sigmas[i]
+        T, rr, g, c, A = _setup(betas[i], sigma, Lps[i], ks, lo, C, D, e, XtX, Xty, yty)
+        logdet, wsq, Li, w1, P, Ls, w2 = _dense_factor(T, A, c, ks, lo, G0r, Grr, rt, rl, rc)
+        if not logdet == logdet:
+            out[i] = np.nan
+            continue
+        pos = 0
+        for j in range(m0):
+            for a in range(k0):
+                w1[a, j] += sigma * eps[i, pos]
+                pos += 1
+        for ri in range(w2.shape[0]):
+            w2[ri] += sigma * eps[i, pos + ri]
+        u = _dense_solve(T, ks, lo, rt, rl, rc, Li, P, Ls, w1, w2)
+        out[i] = _effects(T, ks, lo, u)
+    return out
+
+
+# ---------------------------------------------------------------------------- log posterior
+@njit(**_JIT)
+def _params(x, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc):  # pragma: no cover
+    """Priors, Jacobians and constrained values for x = [β, σ, SDs, CPCs] over all terms.
+
+    Returns (lp, grad, val, dval, L (nt, K, K), Lc, rem, w, dw); the CPC pieces are packed
+    term after term (term t's start at Σ_{u<t} k_u(k_u−1)/2). lp is -inf outside the support.
+    """
+    nt = ks.shape[0]
+    K = 1
+    for t in range(nt):
+        K = max(K, ks[t])
+    ns = fam.shape[0]
+    p = ns - 1
+    for t in range(nt):
+        p -= ks[t]
+    val, dval, lp, gs = scalar_params(x[:ns], fam, par, trk, lob, hib)
+    grad = np.zeros(x.shape[0])
+    grad[:ns] = gs
+    nc = x.shape[0] - ns
+    w = np.zeros(nc)
+    dw = np.zeros(nc)
+    Lp = np.zeros((nt, K, K))
+    Lc = np.zeros((nt, K, K))
+    rem = np.ones((nt, K, K + 1))
+    if not np.isfinite(lp):
+        return -np.inf, grad, val, dval, Lp, Lc, rem, w, dw
+    sd_pos = p + 1
+    cpos = 0
+    for t in range(nt):
+        k = ks[t]
+        if k > 1:
+            ncp = k * (k - 1) // 2
+            wt, dwt, lpc, gc = cpc_params(
+                x[ns + cpos : ns + cpos + ncp],
+                a_cpc[cpos : cpos + ncp],
+                lbeta_cpc[cpos : cpos + ncp],
+            )
+            if not np.isfinite(lpc):
+                return -np.inf, grad, val, dval, Lp, Lc, rem, w, dw
+            lp += lpc
+            # element loops: slice assignment drags in numba's string-formatting error paths
+            for i in range(ncp):
+                w[cpos + i] = wt[i]
+                dw[cpos + i] = dwt[i]
+                grad[ns + cpos + i] = gc[i]
+            Lct, remt = corr_chol(wt, k)
+            for a in range(k):
+                for bb in range(k + 1):
+                    rem[t, a, bb] = remt[a, bb]
+                    if bb < k:
+                        Lc[t, a, bb] = Lct[a, bb]
+            cpos += ncp
+        else:
+            Lc[t, 0, 0] = 1.0
+        for a in range(k):
+            for bb in range(a + 1):
+                Lp[t, a, bb] = val[sd_pos + a] * Lc[t, a, bb]
+        sd_pos += k
+    return lp, grad, val, dval, Lp, Lc, rem, w, dw
+
+
+@njit(**_JIT)
+def _chain(lp, grad, val, dval, ks, Lc, rem, w, dw, ll, gb, gsig, dSig):  # pragma: no cover
+    """lp + ℓ, with ℓ's gradient pushed through the transforms into ``grad`` (in place)."""
+    ns = dval.shape[0]
+    p = gb.shape[0]
+    lp += ll
+    for i in range(p):
+        grad[i] += gb[i] * dval[i]
+    grad[p] += gsig * dval[p]
+    sd_pos = p + 1
+    cpos = 0
+    for t in range(ks.shape[0]):
+        k = ks[t]
+        ncp = k * (k - 1) // 2
+        gsd, gw = cov_param_grad(
+            val[sd_pos : sd_pos + k],
+            np.ascontiguousarray(Lc[t, :k, :k]),
+            np.ascontiguousarray(rem[t, :k, : k + 1]),
+            w[cpos : cpos + ncp],
+            np.ascontiguousarray(dSig[t, :k, :k]),
+        )
+        for a in range(k):
+            grad[sd_pos + a] += gsd[a] * dval[sd_pos + a]
+        for i in range(ncp):
+            grad[ns + cpos + i] += gw[i] * dw[cpos + i]
+        sd_pos += k
+        cpos += ncp
+    return lp
+
+
+@njit(**_JIT)
+def _finite(lp, grad):  # pragma: no cover
+    if not np.isfinite(lp):
+        return False
+    for i in range(grad.shape[0]):
+        if not np.isfinite(grad[i]):
+            return False
+    return True
+
+
+@njit(**_JIT)
+def nested_logp_grad(
+    x, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+):  # pragma: no cover
+    """Whole log posterior and gradient (priors, Jacobians, ℓ) for a nested chain of terms.
+
+    x = [β (p), σ, SDs of every term, CPCs of every correlated term], unconstrained; returns
+    (-inf, zeros) outside the support or where anything is not finite.
+    """
+    lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+        x, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+    )
+    if not np.isfinite(lp):
+        return -np.inf, np.zeros(x.shape[0])
+    p = D.shape[1]
+    ll, gb, gs, dS = nested_loglik_grad(
+        val[:p].copy(), val[p], Lp, ks, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+    )
+    lp = _chain(lp, grad, val, dval, ks, Lc, rem, w, dw, ll, gb, gs, dS)
+    if not _finite(lp, grad):
+        return -np.inf, np.zeros(x.shape[0])
+    return lp, grad
+
+
+@njit(**_JIT)
+def dense_logp_grad(
+    x,
+    ks,
+    fam,
+    par,
+    trk,
+    lob,
+    hib,
+    a_cpc,
+    lbeta_cpc,
+    lo,
+    C,
+    D,
+    e,
+    XtX,
+    Xty,
+    yty,
+    n,
+    G0r,
+    Grr,
+    rt,
+    rl,
+    rc,
+):  # pragma: no cover
+    """As :func:`nested_logp_grad`, for crossed terms."""
+    lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+        x, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+    )
+    if not np.isfinite(lp):
+        return -np.inf, np.zeros(x.shape[0])
+    p = D.shape[1]
+    ll, gb, gs, dS = dense_loglik_grad(
+        val[:p].copy(), val[p], Lp, ks, lo, C, D, e, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc
+    )
+    lp = _chain(lp, grad, val, dval, ks, Lc, rem, w, dw, ll, gb, gs, dS)
+    if not _finite(lp, grad):
+        return -np.inf, np.zeros(x.shape[0])
     return lp, grad

@@ -5,7 +5,7 @@ transformed residual SD, the transformed SDs of every term, then the log-odds of
 correlated term's canonical partial correlations — the order of the PyMC model's value
 variables, whose ``logp`` this equals (same priors, transforms and Jacobians; the tests check
 it). Priors and transforms are encoded as numbers so that the whole density runs in compiled
-code (:mod:`~bayesmixed.bayes._kernels`); one-term models never leave it.
+code (:mod:`~bayesmixed.bayes._kernels`): one compiled call per evaluation, whatever the terms.
 """
 
 from __future__ import annotations
@@ -140,6 +140,15 @@ class MarginalPosterior:
                 self.cpc_a[0], self.cpc_lbeta[0], mm.C[0], mm.D[0], mm.e[0],
                 mm.XtX, mm.Xty, mm.yty, float(mm.n),
             )  # fmt: skip
+        elif terms:
+            self._multi_kernel = (
+                K.nested_logp_grad if self.mm.structure == "nested" else K.dense_logp_grad
+            )
+            ks, *model = self.mm.kernel_args
+            self._multi_args = (
+                ks, self.fam, self.par, self.trk, self.lo, self.hi,
+                np.concatenate(self.cpc_a), np.concatenate(self.cpc_lbeta), *model,
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ layout
     def names(self) -> list[str]:
@@ -210,6 +219,13 @@ class MarginalPosterior:
         x = np.asarray(x, dtype=float)
         if self.single:
             lp, g = K.single_term_logp_grad(x, *self._single_args)
+            return float(lp), g
+        if self.mm.use_kernel and self.design.terms:
+            # Python overhead dominated these small models: one compiled call does it all
+            try:
+                lp, g = self._multi_kernel(np.ascontiguousarray(x), *self._multi_args)
+            except np.linalg.LinAlgError:
+                return -np.inf, np.zeros(self.ndim)
             return float(lp), g
         p, ns = self.p, self.nscalar
         val, dval, lp, gs = K.scalar_params(x[:ns], self.fam, self.par, self.trk, self.lo, self.hi)

@@ -1,9 +1,11 @@
-"""Marginal likelihood, its exact gradient, and conditional draws of b — in NumPy.
+"""Marginal likelihood, its exact gradient, and conditional draws of b.
 
 This is the engine behind ``parameterization="marginal"``: with the nutpie sampler NUTS (in
-Rust) calls these NumPy functions directly, so nothing is compiled and the cold start equals
-the warm one; the PyMC model wraps the same functions in a PyTensor Op
-(:mod:`~bayesmixed.bayes.ops`) for the other samplers.
+Rust) calls it directly; the PyMC model wraps the same functions in a PyTensor Op
+(:mod:`~bayesmixed.bayes.ops`) for the other samplers. The NumPy code here is the reference;
+with ``use_kernel=True`` (the default) :meth:`MarginalModel.loglik_grad` and the draws of b
+run the same algebra compiled (:mod:`~bayesmixed.bayes._kernels`), on the sufficient
+statistics repacked once by :meth:`MarginalModel._pack`.
 
 Model: y ~ N(Xβ, V), V = σ²I + Σ_t Z_t (I ⊗ Σ_t) Z_t'. With T_t = L_t/σ (L_t the Cholesky
 factor of Σ_t), A = Λ'Z'ZΛ + I, c = Λ'Z'r, r = y − Xβ:
@@ -143,6 +145,9 @@ class MarginalModel:
     design : Design
     X : ndarray (n, p)
         The fixed-effects matrix the parameters refer to (the sampler centres columns).
+    use_kernel : bool
+        Evaluate with the compiled kernels (False: the NumPy reference, which the tests
+        compare them against).
 
     Examples
     --------
@@ -194,6 +199,70 @@ class MarginalModel:
                     tv = self.terms[v]
                     self.G[(u, v)] = (tu.Z.T @ tv.Z).toarray().reshape(tu.m, tu.k, tv.m, tv.k)
             self.offsets = np.concatenate([[0], np.cumsum([t.q for t in self.terms[1:]])])
+        self.kernel_args = self._pack() if self.terms else None
+
+    def _pack(self) -> tuple:
+        """The sufficient statistics in the flat layout of :mod:`._kernels` (see its docstring).
+
+        Levels of all terms stacked on the last axis, blocks padded to the largest k, so that
+        the compiled kernels take a fixed set of rectangular arrays whatever the terms.
+        """
+        terms = self.terms
+        nt = len(terms)
+        K = max(t.k for t in terms)
+        p = self.XtX.shape[0]
+        ks = np.array([t.k for t in terms], dtype=np.int64)
+        lo = np.concatenate([[0], np.cumsum([t.m for t in terms])]).astype(np.int64)
+        M = int(lo[-1])
+        C = np.zeros((K, K, M))
+        D = np.zeros((K, p, M))
+        e = np.zeros((K, M))
+        for i, t in enumerate(terms):
+            cols = slice(lo[i], lo[i + 1])
+            C[: t.k, : t.k, cols] = self.C[i].transpose(1, 2, 0)
+            D[: t.k, :, cols] = self.D[i].transpose(1, 2, 0)
+            e[: t.k, cols] = self.e[i].T
+        base = (ks, lo, C, D, e, self.XtX, self.Xty, self.yty, float(self.n))
+        if self.structure == "nested":
+            Gn = np.zeros((nt, K, K, M))
+            anc = np.zeros((nt, M), dtype=np.int64)
+            for s_ in range(nt):
+                cols = slice(lo[s_], lo[s_ + 1])
+                anc[s_, cols] = np.arange(lo[s_], lo[s_ + 1])
+                for u in range(s_ + 1, nt):
+                    anc[u, cols] = lo[u] + self.anc[(s_, u)]
+                    Gn[u, : terms[s_].k, : terms[u].k, cols] = self.G[(s_, u)].transpose(1, 2, 0)
+            return base + (Gn, anc)
+        t1 = terms[0]
+        qr = self.qr
+        G0r = np.concatenate(
+            [self.G[(0, u)].reshape(t1.m, t1.k, terms[u].q) for u in range(1, nt)], axis=2
+        )
+        Grr = np.zeros((qr, qr))
+        for u in range(1, nt):
+            su = slice(self.offsets[u - 1], self.offsets[u])
+            for v in range(u, nt):
+                sv = slice(self.offsets[v - 1], self.offsets[v])
+                blk = self.G[(u, v)].reshape(terms[u].q, terms[v].q)
+                Grr[su, sv] = blk
+                Grr[sv, su] = blk.T
+        # per column of the stacked later terms: its term, global level and coefficient
+        rt = np.concatenate([np.full(terms[u].q, u) for u in range(1, nt)]).astype(np.int64)
+        rl = np.concatenate(
+            [np.repeat(np.arange(lo[u], lo[u + 1]), terms[u].k) for u in range(1, nt)]
+        ).astype(np.int64)
+        rc = np.concatenate([np.tile(np.arange(terms[u].k), terms[u].m) for u in range(1, nt)])
+        G0r = np.ascontiguousarray(G0r.transpose(1, 0, 2))  # (k0, m0, qr)
+        return base + (G0r, Grr, rt, rl, rc.astype(np.int64))
+
+    def pack_L(self, Ls) -> np.ndarray:
+        """Per-term Cholesky factors as one zero-padded (nt, K, K) array."""
+        K = self.kernel_args[2].shape[0]
+        Lp = np.zeros((len(self.terms), K, K))
+        for i, L in enumerate(Ls):
+            k = L.shape[-1]
+            Lp[i, :k, :k] = L
+        return Lp
 
     # ------------------------------------------------------------------ factorization
     def factor(self, beta: np.ndarray, sigma: float, Ls: list[np.ndarray]) -> Factor:
@@ -387,6 +456,22 @@ class MarginalModel:
                 np.ascontiguousarray(Ls[0], dtype=float),
             )
             return float(ll), db, float(ds), [G]
+        if self.use_kernel and self.kernel_args is not None:
+            from ._kernels import dense_loglik_grad, nested_loglik_grad
+
+            kern = nested_loglik_grad if self.structure == "nested" else dense_loglik_grad
+            ll, db, ds, dS = kern(
+                np.ascontiguousarray(beta, dtype=float),
+                float(sigma),
+                self.pack_L(Ls),
+                *self.kernel_args,
+            )
+            return (
+                float(ll),
+                db,
+                float(ds),
+                [dS[i, : t.k, : t.k].copy() for i, t in enumerate(self.terms)],
+            )
         f = self.factor(beta, sigma, Ls)
         s2 = sigma * sigma
         u = self.solve_u(f)
@@ -435,10 +520,55 @@ class MarginalModel:
 
         u | y ~ N(A⁻¹c, σ²A⁻¹) (lme4's spherical effects), so u = L_A^{-T}(w + σε) and b = Λu.
         """
+        if self.use_kernel and self.kernel_args is not None:
+            many = self.draw_b_many(
+                np.asarray(beta, dtype=float)[None], np.array([sigma], dtype=float),
+                [np.asarray(L, dtype=float)[None] for L in Ls], rng,
+            )  # fmt: skip
+            return [b[0] for b in many]
         f = self.factor(beta, sigma, Ls)
         w = [wi + sigma * rng.standard_normal(wi.shape) for wi in f.w]
         u = self.solve_u(f, w)
         return [ui @ Ti.T for ui, Ti in zip(u, f.T, strict=True)]
+
+    def draw_b_many(self, betas, sigmas, Ls, rng: np.random.Generator) -> list[np.ndarray]:
+        """One exact draw of b | y per row of the parameter arrays, in one compiled call.
+
+        Parameters
+        ----------
+        betas : ndarray (S, p)
+        sigmas : ndarray (S,)
+        Ls : list of ndarray (S, k_t, k_t)
+            Per-term covariance Cholesky factors.
+        rng : numpy.random.Generator
+            Consumed exactly as S successive :meth:`draw_b` calls would consume it.
+
+        Returns
+        -------
+        list of ndarray (S, m_t, k_t)
+        """
+        from ._kernels import dense_draw_b, nested_draw_b
+
+        sigmas = np.ascontiguousarray(sigmas, dtype=float).reshape(-1)
+        S = sigmas.shape[0]
+        betas = np.ascontiguousarray(betas, dtype=float).reshape(S, -1)
+        if not (self.use_kernel and self.kernel_args is not None):
+            draws = [self.draw_b(betas[i], sigmas[i], [L[i] for L in Ls], rng) for i in range(S)]
+            return [np.stack([d[ti] for d in draws]) for ti in range(len(self.terms))]
+        args = self.kernel_args
+        K = args[2].shape[0]
+        Lp = np.zeros((S, len(self.terms), K, K))
+        for i, L in enumerate(Ls):
+            k = L.shape[-1]
+            Lp[:, i, :k, :k] = L
+        eps = rng.standard_normal((S, self.q))
+        kern = nested_draw_b if self.structure == "nested" else dense_draw_b
+        b = kern(betas, sigmas, Lp, eps, *args)
+        lo = args[1]
+        return [
+            np.ascontiguousarray(b[:, : t.k, lo[i] : lo[i + 1]].transpose(0, 2, 1))
+            for i, t in enumerate(self.terms)
+        ]
 
 
 def _fwd(L: np.ndarray, b: np.ndarray) -> np.ndarray:
