@@ -255,7 +255,7 @@ def test_real_bayes_fit():
     data = bm.datasets.load("sleepstudy")
     model = bm.MixedModel("Reaction ~ Days + (Days | Subject)", data)
     fit = model.fit_reml()
-    post = model.sample(draws=300, tune=300, chains=2, random_seed=1)
+    post = model.sample(draws=600, tune=500, chains=2, random_seed=1, progressbar=False)
     comp = post.components()
     assert comp.draws
     ic = variance.icc(post)

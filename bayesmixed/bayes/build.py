@@ -56,6 +56,7 @@ class GraphInfo:
     cor_rv: list[str | None]  # per term
     re_rv: list[str]  # per term ("z|g" or "b|g"; unused for marginal)
     coords: dict = field(default_factory=dict)
+    y_data: str | None = None  # name of the pm.Data holding y when built with mutable_y=True
 
 
 def choose_parameterization(design: Design) -> str:
@@ -181,7 +182,11 @@ def graph_info(design: Design, parameterization: str = "auto") -> GraphInfo:
 
 
 def build_model(
-    design: Design, priors: PriorSet, parameterization: str = "auto"
+    design: Design,
+    priors: PriorSet,
+    parameterization: str = "auto",
+    *,
+    mutable_y: bool = False,
 ) -> tuple[pymc.Model, GraphInfo]:
     """Build the PyMC model.
 
@@ -191,6 +196,11 @@ def build_model(
     priors : PriorSet
         From :func:`bayesmixed.bayes.priors.resolve_priors`.
     parameterization : {"auto", "marginal", "noncentered", "centered"}
+    mutable_y : bool
+        Hold y in a ``pm.Data`` container (named ``info.y_data``) instead of a constant, so
+        that ``pm.set_data`` can swap in a new response without rebuilding or recompiling the
+        model (simulation-based calibration refits one design many times). Only for the
+        non-marginal parameterizations: the marginal log-likelihood factorizes y in NumPy.
 
     Returns
     -------
@@ -203,6 +213,11 @@ def build_model(
 
     info = graph_info(design, parameterization)
     parameterization = info.parameterization
+    if mutable_y and parameterization == "marginal":
+        raise ArgumentError(
+            "mutable_y=True needs parameterization='noncentered' or 'centered': the marginal "
+            "likelihood precomputes its factorization from y"
+        )
     coords = info.coords
     sd_rv, cor_rv, re_rv, fixed_rv = info.sd_rv, info.cor_rv, info.re_rv, info.fixed_rv
     Xc = design.X - info.xmeans
@@ -257,6 +272,13 @@ def build_model(
                 else:
                     b = pm.MvNormal(re_rv[ti], mu=pt.zeros(t.k), chol=Lm, dims=dims)
                 mu = mu + pt.sum(t.X * b[t.codes], axis=1)
-            pm.Normal("y", mu=mu, sigma=sigma, observed=design.y, dims="obs")
+            y_obs = design.y
+            if mutable_y:
+                name = "y_data"
+                while name in model.named_vars:
+                    name += "_"
+                y_obs = pm.Data(name, design.y, dims="obs")
+                info.y_data = name
+            pm.Normal("y", mu=mu, sigma=sigma, observed=y_obs, dims="obs")
 
     return model, info

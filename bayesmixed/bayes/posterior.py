@@ -109,12 +109,16 @@ def assemble(
         bs = [np.einsum("cdal,cdjl->cdja", L, z) for L, z in zip(Ls, raw.z, strict=True)]
     elif terms:
         mm = MarginalModel(design, design.X - info.xmeans)
-        bs = [np.empty((C, D, t.m, t.k)) for t in terms]
-        for c in range(C):
-            for d in range(D):
-                draw = mm.draw_b(beta_c[c, d], float(sigma[c, d]), [L[c, d] for L in Ls], rng)
-                for ti in range(len(terms)):
-                    bs[ti][c, d] = draw[ti]
+        # one call for all draws, in (chain, draw) order: it consumes the generator as the
+        # per-draw calls would (same draws), without a compiled call's dispatch cost per draw
+        S = C * D
+        many = mm.draw_b_many(
+            beta_c.reshape(S, -1),
+            sigma.reshape(S),
+            [L.reshape((S,) + L.shape[2:]) for L in Ls],
+            rng,
+        )
+        bs = [b.reshape((C, D) + b.shape[1:]) for b in many]
     else:
         bs = []
 
@@ -179,24 +183,30 @@ def assemble(
     return Assembled(idata, comps, C, D)
 
 
+def _prior_lp(prior, v: np.ndarray) -> np.ndarray:
+    """log p(v) elementwise over an array of draws."""
+    # prior_logp is written with NumPy ufuncs, so one call covers all draws (np.vectorize's
+    # per-element Python calls cost more than the rest of the log-prior group); constant
+    # densities (flat, uniform) come back as a scalar
+    return np.broadcast_to(np.asarray(prior_logp(prior, v)[0], dtype=float), v.shape).copy()
+
+
 def _log_prior(beta_c, sigma, raw, design, priors, coords, Lcs) -> xr.Dataset:
     C, D = sigma.shape
     lp_beta = np.zeros(beta_c.shape)
     for j, name in enumerate(design.xnames):
         pr = priors.fixed[name]
-        lp_beta[..., j] = np.vectorize(lambda v, pr=pr: prior_logp(pr, v)[0])(beta_c[..., j])
+        lp_beta[..., j] = _prior_lp(pr, beta_c[..., j])
     out = {
         "beta": xr.DataArray(lp_beta, dims=("chain", "draw", "fixed")),
-        "sigma": xr.DataArray(
-            np.vectorize(lambda v: prior_logp(priors.sigma, v)[0])(sigma), dims=("chain", "draw")
-        ),
+        "sigma": xr.DataArray(_prior_lp(priors.sigma, sigma), dims=("chain", "draw")),
     }
     for ti, t in enumerate(design.terms):
         cdim = f"{t.name}__coef"
         lp = np.zeros(raw.sds[ti].shape)
         for a, c in enumerate(t.cnames):
             pr = priors.sd[f"sd__{c}|{t.name}"]
-            lp[..., a] = np.vectorize(lambda v, pr=pr: prior_logp(pr, v)[0])(raw.sds[ti][..., a])
+            lp[..., a] = _prior_lp(pr, raw.sds[ti][..., a])
         out[f"sd_{t.name}"] = xr.DataArray(lp, dims=("chain", "draw", cdim))
         if t.k > 1:
             eta = float(priors.cor[f"cor|{t.name}"].params.get("eta", 1.0))

@@ -14,6 +14,7 @@ random effects; plus the sampler statistics under ArviZ's names.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import time
@@ -59,8 +60,9 @@ def _check_sampler(sampler: str) -> None:
         )
 
 
-def _init_from_reml(design: Design, mp: MarginalPosterior, xmeans, rng, chains: int):
-    """Starting points: the REML estimates jittered by U(−1, 1) on the unconstrained scale."""
+def _init_from_reml(design: Design, mp: MarginalPosterior, xmeans) -> np.ndarray:
+    """Centre of the starting points: the REML estimates on the unconstrained scale (each
+    chain then jitters it by U(−1, 1))."""
     from ..reml.fit import OptControl, fit_lmm
 
     sy = float(np.std(design.y)) or 1.0
@@ -88,8 +90,7 @@ def _init_from_reml(design: Design, mp: MarginalPosterior, xmeans, rng, chains: 
         np.fill_diagonal(R, 1.0)
         sds.append(sd)
         cors.append(R)
-    x0 = mp.to_unconstrained(beta, sigma, sds, cors)
-    return [x0 + rng.uniform(-1.0, 1.0, size=x0.shape) for _ in range(chains)]
+    return mp.to_unconstrained(beta, sigma, sds, cors)
 
 
 def _stats_from_idata(idata) -> dict:
@@ -137,11 +138,13 @@ def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwa
 
         return expand
 
-    starts = list(x0s)
+    center = x0s
 
-    def make_init(_seed):
-        # nutpie asks once per chain; hand out the jittered REML starts in turn
-        return starts.pop(0) if starts else x0s[0]
+    def make_init(chain_seed):
+        # nutpie passes each chain a seed derived from the main one: jitter from it, so the
+        # start of a chain does not depend on which thread asks first
+        rng = np.random.default_rng(chain_seed)
+        return center + rng.uniform(-1.0, 1.0, size=center.shape)
 
     cm = from_pyfunc(
         ndim,
@@ -237,8 +240,6 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
 
     cmod = _CompiledModel(model, info, design)
     ndim = cmod.x0.size
-    rng = np.random.default_rng(seed)
-    starts = [cmod.x0 + rng.uniform(-1, 1, size=ndim) for _ in range(chains)]
 
     import threading
 
@@ -265,8 +266,9 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
 
         return expand
 
-    def make_init(_seed):
-        return starts.pop(0) if starts else cmod.x0
+    def make_init(chain_seed):
+        rng = np.random.default_rng(chain_seed)
+        return cmod.x0 + rng.uniform(-1.0, 1.0, size=ndim)
 
     cm = from_pyfunc(
         ndim,
@@ -293,6 +295,17 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
     vals = [[cmod.values(X[c, d]) for d in range(D)] for c in range(C)]
     post = {n: np.array([[v[n] for v in row] for row in vals]) for n in cmod.names}
     return post, _stats_from_idata(idata)
+
+
+def _blas_cap(threads: int | None):
+    """Cap BLAS threads process-wide for the duration (no-op for None or without threadpoolctl)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def run_sampler(
@@ -323,19 +336,21 @@ def run_sampler(
     logging.getLogger("pymc").setLevel(logging.ERROR)
     if sampler == "nutpie" and info.parameterization == "marginal":
         mp = MarginalPosterior(design, priors, info.xmeans)
-        rng = np.random.default_rng(seed)
-        x0s = _init_from_reml(design, mp, info.xmeans, rng, chains)
-        raw = _nutpie_marginal(
-            mp,
-            x0s,
-            draws,
-            tune,
-            chains,
-            cores,
-            seed,
-            progressbar,
-            {"target_accept": target_accept, **kwargs},
-        )
+        x0s = _init_from_reml(design, mp, info.xmeans)
+        # nutpie already runs one chain per core in threads; OpenBLAS threads on top of them
+        # (the dense Schur complement of crossed designs) only contend for the same cores
+        with _blas_cap(1 if cores > 1 else None):
+            raw = _nutpie_marginal(
+                mp,
+                x0s,
+                draws,
+                tune,
+                chains,
+                cores,
+                seed,
+                progressbar,
+                {"target_accept": target_accept, **kwargs},
+            )
     else:
         if sampler == "nutpie":
             post, stats = _nutpie_pymc(
