@@ -32,7 +32,6 @@ from typing import TextIO
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import __version__, datasets
 from .model import MixedModel
@@ -175,15 +174,14 @@ def lrt(small, big) -> dict[str, float]:
     """
     if small.reml or big.reml:
         raise ValueError("likelihood-ratio tests of variance components need ML fits (reml=False)")
-    chisq = max(0.0, float(2.0 * (big.loglik - small.loglik)))
-    df = int(big.nparams - small.nparams)
-    p_chisq = float(stats.chi2.sf(chisq, df))
-    lower = float(stats.chi2.sf(chisq, df - 1)) if df > 1 else float(chisq <= 0)
+    from .reml.lrt import anova
+
+    row = anova(small, big).iloc[1]
     return {
-        "chisq": chisq,
-        "df": df,
-        "p_chisq": p_chisq,
-        "p_mixture": 0.5 * lower + 0.5 * p_chisq,
+        "chisq": float(row["statistic"]),
+        "df": int(row["df"]),
+        "p_chisq": float(row["p_value"]),
+        "p_mixture": float(row["p_boundary"]),
     }
 
 

@@ -68,13 +68,15 @@ def test_unknown_name_lists_choices():
 
 
 def test_orthodont_fit_matches_lme4():
-    # R: lmer(distance ~ age + Sex + (age | Subject), Orthodont read from the bundled CSV)
+    # R: lmer(distance ~ age + Sex + (age | Subject), nlme::Orthodont); Sex has R's levels
+    # Male, Female, so the contrast is SexFemale
     fit = bm.MixedModel(
         "distance ~ age + Sex + (age | Subject)", bm.datasets.load("Orthodont")
     ).fit_reml()
     np.testing.assert_allclose(
-        fit.fixef().to_numpy(), [15.489709944599, 0.660185185185, 2.145489468489], rtol=1e-6
+        fit.fixef().to_numpy(), [17.635199413088, 0.660185185185, -2.145489468489], rtol=1e-6
     )
+    assert fit.design.xnames == ["(Intercept)", "age", "SexFemale"]
     assert fit.criterion == pytest.approx(435.233857445, abs=1e-4)
     assert fit.sigma == pytest.approx(1.31003955563, rel=1e-5)
     vc = fit.varcorr_table()
@@ -84,10 +86,9 @@ def test_orthodont_fit_matches_lme4():
 
 
 def test_bodyweight_ml_fit_matches_lme4():
-    # Diet is a factor in R; the bundled copy stores its codes 1, 2, 3 as integers, so make it
-    # text to treat it as categorical in the fixed part (grouping factors need no conversion).
+    # Diet is a factor in R; the bundled copy loads it as a Categorical with levels 1, 2, 3
     data = bm.datasets.load("BodyWeight")
-    data["Diet"] = data["Diet"].astype(str)
+    assert isinstance(data["Diet"].dtype, pd.CategoricalDtype)
     fit = bm.MixedModel("weight ~ Time + Diet + (1 | Rat)", data).fit_reml(reml=False)
     assert fit.design.xnames == ["(Intercept)", "Time", "Diet2", "Diet3"]
     np.testing.assert_allclose(

@@ -1,6 +1,7 @@
 """Formula syntax beyond the main fixtures, against lme4 + lmerTest (tests/reference/
 make_formula_zoo.R): factor × numeric interactions, ``g:h``, ``h/g``, ``scale()``, ``I(x^2)``,
-``log()``, ``0 + f``, a factor inside a bar and ``||`` beside a crossed term, by REML and ML.
+``log()``, ``0 + f``, a factor inside a bar and ``||`` beside a crossed term, by REML and ML;
+and nlme's Orthodont and BodyWeight as bundled (BodyWeight's ``Diet`` is a factor predictor).
 
 Tolerances (DEVELOPERS.md): fixed effects and standard errors 1e-5 relative, Satterthwaite df,
 θ and SDs/correlations 1e-4 relative (absolute 1e-6 near zero), logLik 1e-4 absolute. The R
@@ -19,16 +20,15 @@ from conftest import load_data, load_fixture
 import bayesmixed as bm
 
 FITS = load_fixture("formula_zoo")["fits"]
-DATA = load_data("formula_zoo")
 
 
 @pytest.mark.parametrize(
-    "ref", FITS, ids=[f"{r['formula']}|{'REML' if r['REML'] else 'ML'}" for r in FITS]
+    "ref", FITS, ids=[f"{r['data']}:{r['formula']}|{'REML' if r['REML'] else 'ML'}" for r in FITS]
 )
 def test_formula_matches_lme4(ref):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = bm.MixedModel(ref["formula"], DATA).fit_reml(reml=ref["REML"])
+        fit = bm.MixedModel(ref["formula"], load_data(ref["data"])).fit_reml(reml=ref["REML"])
     fixed = fit.tidy(effects="fixed")
     assert fixed["term"].tolist() == ref["term"]
     np.testing.assert_allclose(fixed["estimate"], ref["estimate"], rtol=1e-5, atol=1e-9)

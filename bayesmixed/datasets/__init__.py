@@ -1,8 +1,10 @@
 """Small example data sets bundled with bayesmixed.
 
 ``load(name)`` returns a fresh :class:`pandas.DataFrame`. Grouping columns that R stores as
-factors come back as text (or integers, as sleepstudy's ``Subject``) so that bayesmixed treats
-them as categorical exactly as R would.
+factors come back as text, as integers where they only serve as grouping factors
+(sleepstudy's ``Subject``, BodyWeight's ``Rat``), or as a Categorical with R's level order
+where R's examples use them as predictors (BodyWeight's ``Diet``, Orthodont's ``Sex`` with
+reference level Male), so that bayesmixed treats them as R would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ _FACTOR_COLUMNS = {
     "sleepstudy": ["Subject"],
     "BodyWeight": ["Rat", "Diet"],
     "Orthodont": ["Subject"],
+}
+# Factors R's examples use as fixed-effect predictors, returned as Categorical with R's level
+# order (the first is the reference level): numeric-looking ones, and ones whose R levels are
+# not in sorted order.
+_FACTOR_PREDICTORS = {
+    "BodyWeight": {"Diet": [1, 2, 3]},
+    "Orthodont": {"Sex": ["Male", "Female"]},
 }
 
 _DESCRIPTIONS = {
@@ -74,4 +83,8 @@ def load(name: str) -> pd.DataFrame:
     for col in _FACTOR_COLUMNS.get(name, []):
         if col in df.columns and df[col].dtype == float:
             df[col] = df[col].astype("int64")
+    for col, levels in _FACTOR_PREDICTORS.get(name, {}).items():
+        # so that ``weight ~ Time * Diet`` has R's Diet2, Diet3 contrasts rather than one slope,
+        # and ``distance ~ age * Sex`` R's SexFemale
+        df[col] = pd.Categorical(df[col], categories=levels)
     return df
