@@ -320,7 +320,7 @@ def nb_08_effects():
         new_code_cell(
             "pd.DataFrame({term: {scale: bm.effects.standardized_effect(full, term, scale=scale)\n"
             '                     for scale in ["total", "within", "between"]}\n'
-            '              for term in ["age", "SexMale"]})'
+            '              for term in ["age", "SexFemale"]})'
         ),
         new_markdown_cell(
             "## Random slopes\n\n"

@@ -371,7 +371,7 @@ class REMLFit:
         >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
         ...                     bm.datasets.load("sleepstudy")).fit_reml()
         >>> fit.varcorr()["Subject"].round(2).values.tolist()
-        [[612.1, 9.6], [9.6, 35.07]]
+        [[612.09, 9.6], [9.6, 35.07]]
         """
         out = {
             t.name: pd.DataFrame(c, index=t.cnames, columns=t.cnames)
@@ -473,8 +473,8 @@ class REMLFit:
         >>> import bayesmixed as bm
         >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
         ...                     bm.datasets.load("sleepstudy")).fit_reml()
-        >>> round(fit.contest([0, 1])["df"].iloc[0], 3)
-        17.0
+        >>> print(f"{fit.contest([0, 1])['df'].iloc[0]:.3f}")
+        17.000
         """
         L = np.asarray(L, dtype=float)
         p = self.design.p
@@ -486,6 +486,40 @@ class REMLFit:
         if joint:
             return pd.DataFrame([s.test_md(L)])
         return pd.DataFrame([s.test_1d(row) for row in L])
+
+    def anova(self, type: int | str = 3) -> pd.DataFrame:
+        """F tests of the fixed-effect terms with Satterthwaite df, as lmerTest's ``anova(fit)``.
+
+        Parameters
+        ----------
+        type : {3, 1, "III", "I"}
+            Type III (default, as lmerTest; SAS's Goodnight hypotheses) or type I
+            (sequential). See :mod:`bayesmixed.reml.hypotheses`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term: ``term``, ``sum_sq``, ``mean_sq``, ``num_df``, ``den_df``,
+            ``statistic`` (F), ``p_value`` (lmerTest's Sum Sq, Mean Sq, NumDF, DenDF,
+            F value, Pr(>F)). For a likelihood-ratio comparison of models use
+            :func:`bayesmixed.anova`.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
+        ...                     bm.datasets.load("sleepstudy")).fit_reml()
+        >>> print(f"{fit.anova()['statistic'].iloc[0]:.3f}")
+        45.853
+        """
+        from .hypotheses import anova_table
+
+        kinds = {3: 3, "3": 3, "III": 3, 1: 1, "1": 1, "I": 1}
+        if type not in kinds:
+            raise ArgumentError(
+                f"type={type!r} is not available: use 3 ('III', the default) or 1 ('I', sequential)"
+            )
+        return anova_table(self, kinds[type])
 
     # ------------------------------------------------------------------ tables
     def tidy(self, effects: str = "all", conf_int: bool = False, conf_level: float = 0.95):
