@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 # Heavier parts (PyMC, matplotlib) load on first use so that `import bayesmixed` stays fast.
 _LAZY = {
-    "compare": ("bayesmixed.compare", "compare"),
+    "compare": ("bayesmixed.comparison", "compare"),
     "anova": ("bayesmixed.reml.lrt", "anova"),
     "center": ("bayesmixed.variance", "center"),
     "plots": ("bayesmixed.plots", None),

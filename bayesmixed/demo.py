@@ -418,7 +418,7 @@ def chapter_bayes(ctx: DemoContext) -> list[Section]:
 
     matplotlib.use("Agg")
     from . import plots
-    from .compare import compare
+    from .comparison import compare
 
     fit = ctx.fit("slopes", "Reaction ~ Days + (Days | Subject)", "sleepstudy")
     model = MixedModel("Reaction ~ Days + (Days | Subject)", datasets.load("sleepstudy"))

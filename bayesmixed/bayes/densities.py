@@ -58,8 +58,8 @@ def prior_logp(prior: Prior, x: float) -> tuple[float, float]:
     Examples
     --------
     >>> lp, d = prior_logp(Prior("normal", mu=0, sigma=1), 0.0)
-    >>> round(lp, 6), d
-    (-0.918939, 0.0)
+    >>> print(f"{lp:.6f} {d + 0.0:.1f}")
+    -0.918939 0.0
     """
     p = prior.params
     f = prior.family
@@ -114,7 +114,7 @@ def scalar_logp(prior: Prior) -> Callable[[float], tuple[float, float]]:
     Examples
     --------
     >>> f = scalar_logp(Prior("halfstudentt", nu=3, sigma=2.0))
-    >>> abs(f(1.5)[0] - prior_logp(Prior("halfstudentt", nu=3, sigma=2.0), 1.5)[0]) < 1e-12
+    >>> bool(abs(f(1.5)[0] - prior_logp(Prior("halfstudentt", nu=3, sigma=2.0), 1.5)[0]) < 1e-12)
     True
     """
     p = prior.params
