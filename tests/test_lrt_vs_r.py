@@ -93,3 +93,26 @@ def test_bad_arguments_name_the_problem():
         bm.anova(fit, small)
     with pytest.raises(ArgumentError, match="names="):
         bm.anova(fit, fit, names=["a"])
+
+
+RANOVA = load_fixture("lrt")["ranova"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    RANOVA,
+    ids=[f"{c['data']}:{c['formula']}|{'REML' if c['REML'] else 'ML'}" for c in RANOVA],
+)
+def test_ranova_matches_lmertest(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bm.MixedModel(case["formula"], load_data(case["data"])).fit_reml(reml=case["REML"])
+        tab = fit.ranova()
+    assert tab["term"].tolist() == case["term"]
+    assert tab["npar"].tolist() == case["npar"]
+    np.testing.assert_allclose(tab["logLik"], case["logLik"], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(tab["AIC"], case["AIC"], rtol=0, atol=1e-4)
+    ref = {k: np.array(case[k], dtype=float) for k in ["statistic", "df", "p_value"]}
+    np.testing.assert_allclose(tab["statistic"], ref["statistic"], rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(tab["df"], ref["df"])
+    np.testing.assert_allclose(tab["p_value"], ref["p_value"], rtol=1e-4, atol=1e-300)

@@ -487,6 +487,23 @@ class REMLFit:
             return pd.DataFrame([s.test_md(L)])
         return pd.DataFrame([s.test_1d(row) for row in L])
 
+    def ranova(self) -> pd.DataFrame:
+        """Likelihood-ratio tests of the random-effect terms (lmerTest's ``ranova``).
+
+        See :func:`bayesmixed.reml.lrt.ranova`.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> fit = bm.MixedModel("diameter ~ 1 + (1 | plate) + (1 | sample)",
+        ...                     bm.datasets.load("Penicillin")).fit_reml()
+        >>> fit.ranova()["term"].tolist()
+        ['<none>', '(1 | plate)', '(1 | sample)']
+        """
+        from .lrt import ranova
+
+        return ranova(self)
+
     def anova(self, type: int | str = 3) -> pd.DataFrame:
         """F tests of the fixed-effect terms with Satterthwaite df, as lmerTest's ``anova(fit)``.
 

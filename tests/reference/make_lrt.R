@@ -1,7 +1,8 @@
-# Reference values for tests/test_lrt_vs_r.py: lme4's anova() likelihood-ratio tables.
+# Reference values for tests/test_lrt_vs_r.py: lme4's anova() likelihood-ratio tables and
+# lmerTest's ranova().
 # Run from the repository root: Rscript tests/reference/make_lrt.R
 suppressMessages({
-  library(lme4)
+  library(lmerTest)
   library(jsonlite)
 })
 ctrl <- lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12, maxfun = 1e5))
@@ -40,7 +41,32 @@ for (cs in cases) {
     p_value = a[["Pr(>Chisq)"]]
   )
 }
+# lmerTest's ranova(): single-term reductions of the random part
+zoo <- read.csv("tests/reference/data/formula_zoo.csv", stringsAsFactors = TRUE)
+datasets$formula_zoo <- zoo
+rcases <- list(
+  c("sleepstudy", "Reaction ~ Days + (Days | Subject)", TRUE),
+  c("sleepstudy", "Reaction ~ Days + (Days || Subject)", TRUE),
+  c("sleepstudy", "Reaction ~ Days + (1 | Subject)", TRUE),
+  c("sleepstudy", "Reaction ~ Days + (1 | Subject)", FALSE),
+  c("Pastes", "strength ~ 1 + (1 | batch/cask)", TRUE),
+  c("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", FALSE),
+  c("formula_zoo", "y ~ x + (1 + x + w | g) + (1 | h)", TRUE),
+  c("formula_zoo", "y ~ x + (f | g)", TRUE),
+  c("formula_zoo", "y ~ x + (0 + x | g) + (1 | g:h)", TRUE)
+)
+rout <- list()
+for (cs in rcases) {
+  m <- suppressWarnings(suppressMessages(
+    lmer(as.formula(cs[2]), datasets[[cs[1]]], REML = as.logical(cs[3]), control = ctrl)))
+  r <- suppressWarnings(suppressMessages(ranova(m)))
+  rout[[length(rout) + 1]] <- list(
+    data = cs[1], formula = cs[2], REML = as.logical(cs[3]), term = rownames(r),
+    npar = r$npar, logLik = r$logLik, AIC = r$AIC, statistic = r$LRT, df = r$Df,
+    p_value = r[["Pr(>Chisq)"]]
+  )
+}
 meta <- list(kind = "lrt", R = R.version.string, lme4 = as.character(packageVersion("lme4")),
-             cases = out)
+             lmerTest = as.character(packageVersion("lmerTest")), cases = out, ranova = rout)
 writeLines(toJSON(meta, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null"),
            "tests/reference/fixtures/lrt.json")
