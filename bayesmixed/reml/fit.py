@@ -458,8 +458,25 @@ class REMLFit:
             self.vcov().to_numpy(),
         )
 
-    def contest(self, L, joint: bool = True) -> pd.DataFrame:
-        """Test linear contrasts of the fixed effects with Satterthwaite df (lmerTest).
+    @cached_property
+    def kenward_roger(self):
+        """Kenward–Roger adjusted covariance and tests (pbkrtest; computed on first use)."""
+        from .kenward_roger import KenwardRoger
+
+        return KenwardRoger(self)
+
+    def _tester(self, ddf: str):
+        key = str(ddf).lower().replace("_", "-")
+        if key in ("satterthwaite", "s"):
+            return self.satterthwaite
+        if key in ("kenward-roger", "kr", "kenward-roger's"):
+            return self.kenward_roger
+        raise ArgumentError(
+            f"ddf={ddf!r} is not available: use 'Satterthwaite' (default) or 'Kenward-Roger'"
+        )
+
+    def contest(self, L, joint: bool = True, ddf: str = "Satterthwaite") -> pd.DataFrame:
+        """Test linear contrasts of the fixed effects, as lmerTest's ``contest``.
 
         Parameters
         ----------
@@ -467,6 +484,9 @@ class REMLFit:
             Contrast vector or matrix over ``fit.fixef()``.
         joint : bool
             For a matrix: one F test (True) or a t test per row (False).
+        ddf : {"Satterthwaite", "Kenward-Roger"}
+            Denominator df method. Kenward–Roger (REML fits only) also uses the adjusted
+            covariance of β̂ (pbkrtest's ``vcovAdj``) for the SE and F.
 
         Examples
         --------
@@ -480,7 +500,7 @@ class REMLFit:
         p = self.design.p
         if L.shape[-1] != p:
             raise ArgumentError(f"contrast L must have {p} columns (one per fixed effect)")
-        s = self.satterthwaite
+        s = self._tester(ddf)
         if L.ndim == 1:
             return pd.DataFrame([s.test_1d(L)])
         if joint:
@@ -504,7 +524,7 @@ class REMLFit:
 
         return ranova(self)
 
-    def anova(self, type: int | str = 3) -> pd.DataFrame:
+    def anova(self, type: int | str = 3, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """F tests of the fixed-effect terms with Satterthwaite df, as lmerTest's ``anova(fit)``.
 
         Parameters
@@ -512,6 +532,8 @@ class REMLFit:
         type : {3, 1, "III", "I"}
             Type III (default, as lmerTest; SAS's Goodnight hypotheses) or type I
             (sequential). See :mod:`bayesmixed.reml.hypotheses`.
+        ddf : {"Satterthwaite", "Kenward-Roger"}
+            Denominator df method (lmerTest's ``ddf``); Kenward–Roger needs a REML fit.
 
         Returns
         -------
@@ -536,10 +558,17 @@ class REMLFit:
             raise ArgumentError(
                 f"type={type!r} is not available: use 3 ('III', the default) or 1 ('I', sequential)"
             )
-        return anova_table(self, kinds[type])
+        self._tester(ddf)  # validate before the work
+        return anova_table(self, kinds[type], ddf=ddf)
 
     # ------------------------------------------------------------------ tables
-    def tidy(self, effects: str = "all", conf_int: bool = False, conf_level: float = 0.95):
+    def tidy(
+        self,
+        effects: str = "all",
+        conf_int: bool = False,
+        conf_level: float = 0.95,
+        ddf: str = "Satterthwaite",
+    ):
         """broom.mixed-style table of fixed effects and random-effect parameters.
 
         Parameters
@@ -547,8 +576,11 @@ class REMLFit:
         effects : {"all", "fixed", "ran_pars"}
         conf_int : bool
             Add ``conf_low``/``conf_high`` for fixed effects (t quantiles with the
-            Satterthwaite df).
+            chosen df).
         conf_level : float
+        ddf : {"Satterthwaite", "Kenward-Roger"}
+            As lmerTest's ``summary(fit, ddf=)``: Kenward–Roger (REML fits only) also
+            replaces the standard errors by those of the adjusted covariance.
 
         Returns
         -------
@@ -568,9 +600,14 @@ class REMLFit:
         parts = []
         if effects in ("all", "fixed"):
             d = self.design
-            se = np.sqrt(np.diag(self.vcov().to_numpy()))
-            s = self.satterthwaite
-            df = np.array([s.df_1d(np.eye(d.p)[j]) for j in range(d.p)])
+            s = self._tester(ddf)
+            if s is self.satterthwaite:
+                se = np.sqrt(np.diag(self.vcov().to_numpy()))
+                df = np.array([s.df_1d(np.eye(d.p)[j]) for j in range(d.p)])
+            else:
+                rows = [s.test_1d(np.eye(d.p)[j]) for j in range(d.p)]
+                se = np.array([r["std_error"] for r in rows])
+                df = np.array([r["df"] for r in rows])
             tval = self.beta / se
             with np.errstate(invalid="ignore"):
                 p = 2.0 * stats.t.sf(np.abs(tval), df)

@@ -181,15 +181,16 @@ def term_contrasts(design: Design, type: int = 3) -> dict[str, np.ndarray]:
     raise ValueError(f"type must be 1 or 3, not {type!r}")
 
 
-def anova_table(fit, type: int = 3) -> pd.DataFrame:
-    """lmerTest's ``anova(fit, type=)`` from a fit with ``contest`` and ``sigma``."""
+def anova_table(fit, type: int = 3, ddf: str = "Satterthwaite") -> pd.DataFrame:
+    """lmerTest's ``anova(fit, type=, ddf=)`` from a fit with ``contest`` and ``sigma``."""
     rows = []
     for term, L in term_contrasts(fit.design, type).items():
         if L.shape[0] == 0:
             rows.append({"term": term, "sum_sq": np.nan, "mean_sq": np.nan, "num_df": 0})
             continue
-        r = fit.contest(L, joint=True).iloc[0]
-        mean_sq = float(r["statistic"]) * fit.sigma**2
+        r = fit.contest(L, joint=True, ddf=ddf).iloc[0]
+        # Kenward-Roger: lmerTest's mean square uses the unscaled F, its F the scaled one
+        mean_sq = float(r["mean_sq"]) if "mean_sq" in r else float(r["statistic"]) * fit.sigma**2
         rows.append(
             {
                 "term": term,
