@@ -763,14 +763,15 @@ class REMLFit:
         return out
 
     # ------------------------------------------------------------------ display
-    def summary(self, correlation: bool | None = None):
+    def summary(self, correlation: bool | None = None, ddf: str = "Satterthwaite"):
         """Text summary in the layout of ``summary(lmer)`` (print it or show it in Jupyter).
 
-        ``correlation`` shows the correlation of the fixed effects (default: when p <= 12).
+        ``correlation`` shows the correlation of the fixed effects (default: when p <= 12);
+        ``ddf="Kenward-Roger"`` uses Kenward–Roger tests, as lmerTest's ``summary(fit, ddf=)``.
         """
         from .summary import LmmSummary
 
-        return LmmSummary(self, correlation=correlation)
+        return LmmSummary(self, correlation=correlation, ddf=ddf)
 
     def __repr__(self) -> str:
         return str(self.summary())

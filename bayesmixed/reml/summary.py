@@ -80,9 +80,17 @@ class LmmSummary:
     ...
     """
 
-    def __init__(self, fit: REMLFit, correlation: bool | None = None, digits: int = 4):
+    def __init__(
+        self,
+        fit: REMLFit,
+        correlation: bool | None = None,
+        digits: int = 4,
+        ddf: str = "Satterthwaite",
+    ):
         self.fit = fit
         self.digits = digits
+        fit._tester(ddf)  # validate now
+        self.ddf = "Kenward-Roger" if fit._tester(ddf) is not fit.satterthwaite else "Satterthwaite"
         p = fit.design.p
         self.correlation = (p <= COR_MAX) if correlation is None else bool(correlation)
         self._satterthwaite_error: str | None = None
@@ -97,7 +105,7 @@ class LmmSummary:
     def title(self) -> str:
         """First line of the summary."""
         how = "REML" if self.fit.reml else "maximum likelihood"
-        return f"Linear mixed model fit by {how}. t-tests use Satterthwaite's method"
+        return f"Linear mixed model fit by {how}. t-tests use {self.ddf}'s method"
 
     def criteria(self) -> dict[str, float]:
         """REML criterion (REML fits) or AIC, BIC, logLik, deviance, df.resid (ML fits)."""
@@ -156,7 +164,7 @@ class LmmSummary:
         """Estimate, std_error, df (Satterthwaite), statistic (t), p_value per fixed effect."""
         cols = ["term", "estimate", "std_error", "df", "statistic", "p_value"]
         try:
-            tab = self.fit.tidy(effects="fixed")
+            tab = self.fit.tidy(effects="fixed", ddf=self.ddf)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             # a summary must always print: show the estimates without Satterthwaite tests
             self._satterthwaite_error = str(exc)
@@ -389,7 +397,7 @@ class LmmSummary:
                 },
                 index=list(fx["term"]),
             )
-            parts.append("<p><b>Fixed effects</b> (Satterthwaite df)</p>")
+            parts.append(f"<p><b>Fixed effects</b> ({self.ddf} df)</p>")
             parts.append(tab.to_html(border=0))
             parts.append(f"<p><small>{esc(SIGNIF_LEGEND)}</small></p>")
             if f.design.p > 1 and self.correlation:
