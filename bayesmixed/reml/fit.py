@@ -69,7 +69,9 @@ class OptControl:
     blas_threads: int | None = 1
 
 
-def _optimize(dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower):
+def _optimize(
+    dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower, step: float | None = None
+):
     """BOBYQA from lme4's start; returns (θ, criterion at θ, status, evaluations)."""
     n = len(theta0)
     best = {"f": np.inf, "x": np.asarray(theta0, float)}
@@ -92,7 +94,7 @@ def _optimize(dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower
     opt.set_maxeval(ctrl.maxeval)
     # BOBYQA needs n >= 2; nlopt falls back gracefully for n = 1 but the trust region start
     # matters for the one-parameter case: a quarter of the start value, as lme4's bobyqa.
-    opt.set_initial_step(np.full(n, _INITIAL_STEP).tolist())
+    opt.set_initial_step(np.full(n, _INITIAL_STEP if step is None else step).tolist())
     status = None
     try:
         x = np.asarray(opt.optimize(np.asarray(theta0, float).tolist()), float)
@@ -104,6 +106,31 @@ def _optimize(dev: ProfiledDeviance, reml: bool, ctrl: OptControl, theta0, lower
     if best["f"] < fx:
         x, fx = best["x"], best["f"]
     return x, float(fx), status, opt.get_numevals()
+
+
+def _restart_edge(dev, reml, ctrl, theta, fval, status, nevals, lower):
+    """More starts when BOBYQA ends on the boundary of a model with a covariance matrix.
+
+    With correlated slopes the criterion of a singular fit often has several local optima on
+    and near the boundary, and where BOBYQA ends depends on its path (lme4 and bayesmixed
+    can land on different ones; random designs found bayesmixed 0.06 log-likelihood units
+    short of lme4's optimum). A singular first result is therefore re-optimized from lme4's
+    start with a smaller and a larger initial trust region and from the result with its
+    bounded coordinates moved inward, keeping the lowest criterion. Fits in the interior,
+    and models with only scalar terms (a clean boundary), skip this.
+    """
+    on = np.isfinite(lower) & (theta - lower < 1e-4)
+    if not on.any() or len(theta) < 3:
+        return theta, fval, status, nevals
+    inward = theta.copy()
+    inward[on] = lower[on] + 0.1
+    theta0 = dev.design.theta0
+    for start, step in ((theta0, 0.1), (theta0, 1.0), (inward, _INITIAL_STEP)):
+        th2, f2, st2, n2 = _optimize(dev, reml, ctrl, start, lower, step=step)
+        nevals += n2
+        if f2 < fval:
+            theta, fval, status = th2, f2, st2
+    return theta, fval, status, nevals
 
 
 def _to_boundary(dev, reml: bool, theta: np.ndarray, f0: float, lower: np.ndarray, tol=1e-5):
@@ -261,6 +288,9 @@ def fit_lmm(design: Design, reml: bool = True, control: OptControl | None = None
     lower = design.lower
     with dev.blas_limit(ctrl.blas_threads):
         theta, fval, status, nevals = _optimize(dev, bool(reml), ctrl, design.theta0, lower)
+        theta, fval, status, nevals = _restart_edge(
+            dev, bool(reml), ctrl, theta, fval, status, nevals, lower
+        )
         theta, fval = _to_boundary(dev, bool(reml), theta, fval, lower)
         theta, fval, deriv = _polish(dev, bool(reml), theta, fval, lower)
         # a coordinate a hair above its bound is on the bound (lme4 reports exact zeros)
