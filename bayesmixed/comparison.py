@@ -53,7 +53,7 @@ def compare(post, fit, interval: float = 0.95) -> pd.DataFrame:
     --------
     >>> import bayesmixed as bm
     >>> m = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"))
-    >>> post = m.sample(draws=300, tune=300, chains=2, random_seed=1, progressbar=False)
+    >>> post = m.sample(draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False)
     >>> bm.compare(post, m.fit_reml())["term"].tolist()
     ['(Intercept)', 'sd__(Intercept)', 'sd__Observation']
     """

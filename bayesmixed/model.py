@@ -200,7 +200,7 @@ class MixedModel:
         --------
         >>> import bayesmixed as bm
         >>> m = bm.MixedModel("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
-        >>> post = m.sample(draws=500, tune=500, chains=2, random_seed=1, progressbar=False)
+        >>> post = m.sample(draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False)
         >>> post.parameterization
         'marginal'
         """

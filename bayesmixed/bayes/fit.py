@@ -140,7 +140,7 @@ class BayesFit:
         --------
         >>> import bayesmixed as bm
         >>> post = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff")).sample(
-        ...     draws=200, tune=200, chains=2, random_seed=1, progressbar=False)
+        ...     draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False)
         >>> post.tidy()["term"].tolist()
         ['(Intercept)', 'sd__(Intercept)', 'sd__Observation']
         """
