@@ -170,6 +170,8 @@ class MarginalModel:
         self.Xty = X.T @ y
         self.yty = float(y @ y)
         self.structure, parents = structure_of(design)
+        self._X, self._y = X, y
+        self._one_factor = None  # see _one_factor_blocks
         self.C = [_blocks(t, t.X) for t in self.terms]  # (m, k, k)
         self.D = [_blocks(t, X) for t in self.terms]  # (m, k, p)
         self.e = [_blocks(t, y[:, None])[:, :, 0] for t in self.terms]  # (m, k)
@@ -555,11 +557,12 @@ class MarginalModel:
         if not (self.use_kernel and self.kernel_args is not None):
             draws = [self.draw_b(betas[i], sigmas[i], [L[i] for L in Ls], rng) for i in range(S)]
             return [np.stack([d[ti] for d in draws]) for ti in range(len(self.terms))]
-        if len(self.terms) == 1:
-            # one term: plain batched NumPy is as fast here and spares the first run the
-            # compile of the general kernel (about 15 s)
+        blocks = self._one_factor_blocks()
+        if blocks is not False:
+            # one grouping factor: plain batched NumPy is as fast here and spares the first
+            # run the compile of the general kernel (about 15 s)
             eps = rng.standard_normal((S, self.q))
-            return [self._draw_b_single(betas, sigmas, np.asarray(Ls[0], dtype=float), eps)]
+            return self._draw_b_one_factor(betas, sigmas, Ls, eps, blocks)
         args = self.kernel_args
         K = args[2].shape[0]
         Lp = np.zeros((S, len(self.terms), K, K))
@@ -575,49 +578,84 @@ class MarginalModel:
             for i, t in enumerate(self.terms)
         ]
 
-    def _draw_b_single(self, betas, sigmas, Ls, eps, chunk: int = 256) -> np.ndarray:
-        """b | y draws for a single term, batched over draws (same algebra and ε order as
-        ``nested_draw_b``: per level A = I + T'CT, c = T'(e − Dβ), u = L_A^{-T}(L_A^{-1}c + σε),
-        b = Tu with T = L/σ); nan where a factorization fails."""
-        t = self.terms[0]
-        m, k = t.m, t.k
+    def _one_factor_blocks(self):
+        """Per-level C, D, e of all terms taken as one term, when every term has the same
+        grouping factor (``(x || g)``, ``(1 | g) + (0 + x | g)``; or a single term)."""
+        if self._one_factor is None:
+            t0 = self.terms[0]
+            if not all(t.m == t0.m and np.array_equal(t.codes, t0.codes) for t in self.terms):
+                self._one_factor = False
+            else:
+                Xr = np.hstack([t.X for t in self.terms])
+                fake = _Levels(m=t0.m, k=Xr.shape[1], X=Xr, codes=t0.codes)
+                self._one_factor = (
+                    _blocks(fake, Xr),
+                    _blocks(fake, self._X),
+                    _blocks(fake, self._y[:, None])[:, :, 0],
+                )
+        return self._one_factor
+
+    def _draw_b_one_factor(self, betas, sigmas, Ls, eps, blocks) -> list[np.ndarray]:
+        """b | y draws when all terms share one grouping factor: per level the random effects
+        of all terms form one block, with a block-diagonal relative factor; batched NumPy
+        with the kernels' algebra and ε order (term, level, coefficient), so the draws are
+        the same numbers the compiled ``nested_draw_b`` gives."""
+        C, D, e = blocks
+        m = self.terms[0].m
+        ks = [t.k for t in self.terms]
+        K = sum(ks)
         S = betas.shape[0]
-        out = np.empty((S, m, k))
-        eye = np.eye(k)
-        for s0 in range(0, S, chunk):
-            sl = slice(s0, min(S, s0 + chunk))
-            T = Ls[sl] / sigmas[sl, None, None]
-            g = self.e[0][None] - np.einsum("jap,sp->sja", self.D[0], betas[sl])
-            c = np.einsum("sra,sjr->sja", T, g)
-            A = np.einsum("sra,jrd,sdb->sjab", T, self.C[0], T) + eye
-            try:
-                La = np.linalg.cholesky(A)
-            except np.linalg.LinAlgError:
-                for i in range(sl.start, sl.stop):  # rare: find the failing draws one by one
-                    out[i] = (
-                        self._draw_b_single(
-                            betas[i : i + 1], sigmas[i : i + 1], Ls[i : i + 1], eps[i : i + 1], 1
-                        )[0]
-                        if _pd(Ls[i], sigmas[i], self.C[0])
-                        else np.nan
-                    )
-                continue
-            w = np.linalg.solve(La, c[..., None])[..., 0]
-            w += sigmas[sl, None, None] * eps[sl].reshape(-1, m, k)
-            u = np.linalg.solve(np.swapaxes(La, -1, -2), w[..., None])[..., 0]
-            out[sl] = np.einsum("sab,sjb->sja", T, u)
-        return out
+        offs = np.concatenate([[0], np.cumsum(ks)])
+        T = np.zeros((S, K, K))
+        E = np.empty((S, m, K))
+        q0 = 0
+        for ti, k in enumerate(ks):
+            a, b = offs[ti], offs[ti + 1]
+            T[:, a:b, a:b] = np.asarray(Ls[ti], dtype=float) / sigmas[:, None, None]
+            E[:, :, a:b] = eps[:, q0 : q0 + m * k].reshape(S, m, k)
+            q0 += m * k
+        out = _draw_levels(betas, sigmas, T, C, D, e, E)
+        return [np.ascontiguousarray(out[:, :, offs[i] : offs[i + 1]]) for i in range(len(ks))]
 
 
-def _pd(L: np.ndarray, sigma: float, C: np.ndarray) -> bool:
-    """I + T'CT positive definite at every level (T = L/σ)."""
-    T = L / sigma
-    A = np.einsum("ra,jrd,db->jab", T, C, T) + np.eye(L.shape[-1])
-    try:
-        np.linalg.cholesky(A)
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.isfinite(A).all())
+@dataclass
+class _Levels:
+    """The fields of a random-effects term that :func:`_blocks` reads."""
+
+    m: int
+    k: int
+    X: np.ndarray
+    codes: np.ndarray
+
+
+def _draw_levels(betas, sigmas, T, C, D, e, E, chunk: int = 256) -> np.ndarray:
+    """Per level A = I + T'CT, c = T'(e − Dβ), u = L_A^{-T}(L_A^{-1}c + σε), b = Tu, for each
+    draw (T the relative factor L/σ, block-diagonal over terms); nan where A is not
+    positive definite."""
+    S, m, K = E.shape
+    out = np.empty((S, m, K))
+    eye = np.eye(K)
+    for s0 in range(0, S, chunk):
+        sl = slice(s0, min(S, s0 + chunk))
+        Ts = T[sl]
+        g = e[None] - np.einsum("jap,sp->sja", D, betas[sl])
+        c = np.einsum("sra,sjr->sja", Ts, g)
+        A = np.einsum("sra,jrd,sdb->sjab", Ts, C, Ts) + eye
+        try:
+            La = np.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
+            if sl.stop - sl.start == 1:
+                out[sl] = np.nan
+            else:  # rare: redo the chunk draw by draw to find the failing ones
+                for i in range(sl.start, sl.stop):
+                    r = slice(i, i + 1)
+                    out[r] = _draw_levels(betas[r], sigmas[r], T[r], C, D, e, E[r], 1)
+            continue
+        w = np.linalg.solve(La, c[..., None])[..., 0]
+        w += sigmas[sl, None, None] * E[sl]
+        u = np.linalg.solve(np.swapaxes(La, -1, -2), w[..., None])[..., 0]
+        out[sl] = np.einsum("sab,sjb->sja", Ts, u)
+    return out
 
 
 def _fwd(L: np.ndarray, b: np.ndarray) -> np.ndarray:
