@@ -54,7 +54,7 @@ def nb_bayes():
         ),
         md(
             "## Sampling\n\nBy default the random effects are integrated out analytically "
-            "(`parameterization=\"marginal\"`): NUTS samples γ, σ, τ and the correlation only, and "
+            '(`parameterization="marginal"`): NUTS samples γ, σ, τ and the correlation only, and '
             "the BLUPs are drawn afterwards from their exact conditional posterior — fast and free "
             "of the funnel that troubles hierarchical samplers."
         ),
@@ -107,13 +107,20 @@ def nb_bayes():
             "                            # the pm.Model, to modify and sample yourself\n```"
         ),
     ]
-    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def main() -> int:
     path = HERE / "04_bayes_vs_reml.ipynb"
     nb = nb_bayes()
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+    ).execute()
     nbformat.write(nb, path)
     print(f"wrote {path}")
     return 0

@@ -180,7 +180,7 @@ def nb_03_pooling():
         new_code_cell(
             'sleep = bm.datasets.load("sleepstudy")\n'
             'subjects = sorted(sleep["Subject"].unique())\n'
-            "keep_days = dict(zip(subjects, [1, 2, 2, 3, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 10, 10, 10, 10]))\n"
+            "keep_days = dict(zip(subjects, [1, 2, 2, 3, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 10, 10, 10, 10], strict=True))\n"
             'dropout = sleep[sleep["Days"] < sleep["Subject"].map(keep_days)].reset_index(drop=True)\n'
             'ri = bm.MixedModel("Reaction ~ Days + (1 | Subject)", dropout).fit_reml()\n'
             'ri.shrinkage().sort_values("n").head(8)'
