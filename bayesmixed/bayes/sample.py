@@ -114,31 +114,19 @@ def _stats_from_idata(idata) -> dict:
     return out
 
 
-def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwargs) -> RawDraws:
+def _sample_pyfunc(
+    ndim, make_logp_fn, center, draws, tune, chains, cores, seed, progressbar, kwargs
+):
+    """nutpie on a Python log density over one flat vector ``x``, chains started at ``center``
+    jittered by U(−1, 1) on every coordinate."""
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
-
-    ndim = mp.ndim
-
-    def make_logp_fn():
-        def logp(x, **_):
-            try:
-                lp, g = mp.logp_grad(x)
-            except (np.linalg.LinAlgError, FloatingPointError, ValueError):
-                return -np.inf, np.zeros(ndim)
-            if not np.isfinite(lp):
-                return -np.inf, np.zeros(ndim)
-            return lp, g
-
-        return logp
 
     def make_expand_fn(seed1, seed2, chain):
         def expand(x, **_):
             return {"x": np.asarray(x, dtype="float64").copy()}
 
         return expand
-
-    center = x0s
 
     def make_init(chain_seed):
         # nutpie passes each chain a seed derived from the main one: jitter from it, so the
@@ -155,17 +143,38 @@ def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwa
         ["x"],
         make_initial_point_fn=make_init,
     )
+    return nutpie.sample(
+        cm,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=seed,
+        progress_bar=progressbar,
+        save_warmup=False,
+        **kwargs,
+    )
+
+
+def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwargs) -> RawDraws:
+
+    ndim = mp.ndim
+
+    def make_logp_fn():
+        def logp(x, **_):
+            try:
+                lp, g = mp.logp_grad(x)
+            except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+                return -np.inf, np.zeros(ndim)
+            if not np.isfinite(lp):
+                return -np.inf, np.zeros(ndim)
+            return lp, g
+
+        return logp
+
     with np.errstate(all="ignore"):
-        idata = nutpie.sample(
-            cm,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            seed=seed,
-            progress_bar=progressbar,
-            save_warmup=False,
-            **kwargs,
+        idata = _sample_pyfunc(
+            ndim, make_logp_fn, x0s, draws, tune, chains, cores, seed, progressbar, kwargs
         )
     X = np.asarray(idata.posterior["x"].values)  # (C, D, ndim)
     C, D = X.shape[:2]
@@ -235,8 +244,6 @@ class _CompiledModel:
 
 
 def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progressbar, kwargs):
-    import nutpie
-    from nutpie.compiled_pyfunc import from_pyfunc
 
     cmod = _CompiledModel(model, info, design)
     ndim = cmod.x0.size
@@ -260,35 +267,8 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
 
         return logp
 
-    def make_expand_fn(seed1, seed2, chain):
-        def expand(x, **_):
-            return {"x": np.asarray(x, dtype="float64").copy()}
-
-        return expand
-
-    def make_init(chain_seed):
-        rng = np.random.default_rng(chain_seed)
-        return cmod.x0 + rng.uniform(-1.0, 1.0, size=ndim)
-
-    cm = from_pyfunc(
-        ndim,
-        make_logp_fn,
-        make_expand_fn,
-        [np.dtype("float64")],
-        [(ndim,)],
-        ["x"],
-        make_initial_point_fn=make_init,
-    )
-    idata = nutpie.sample(
-        cm,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        seed=seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        **kwargs,
+    idata = _sample_pyfunc(
+        ndim, make_logp_fn, cmod.x0, draws, tune, chains, cores, seed, progressbar, kwargs
     )
     X = np.asarray(idata.posterior["x"].values)
     C, D = X.shape[:2]

@@ -10,22 +10,12 @@ from matplotlib.axes import Axes
 from scipy import stats
 
 from .._draws import as_components, check_ci
+from ..comparison import COMPARE_COLUMNS as _TABLE_COLUMNS
 from ..errors import ArgumentError
 from ._common import BAYES_COLOR, REML_COLOR, fitted_and_residuals, get_ax, get_axes
 
-COMPARE_COLUMNS = [
-    "effect",
-    "group",
-    "term",
-    "reml_estimate",
-    "reml_std_error",
-    "post_mean",
-    "post_sd",
-    "conf_low",
-    "conf_high",
-    "rhat",
-    "ess_bulk",
-]
+# the columns of ``bm.compare``'s table that the forest plot reads (it does not draw z_diff)
+COMPARE_COLUMNS = [c for c in _TABLE_COLUMNS if c != "z_diff"]
 
 
 def _smooth(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
