@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import load_data
+from conftest import central_differences, load_data
 from scipy.stats import multivariate_normal
 
 import bayesmixed as bm
@@ -97,26 +97,16 @@ def test_marginal_loglik_and_gradient(formula, data, _, use_kernel):
     def f(b, s, L_):
         return mm.loglik_grad(b, s, L_)[0]
 
-    for j in range(d.p):
-        h = 1e-4 * max(1.0, abs(beta[j]))
-        e = np.eye(d.p)[j] * h
-        fd = (f(beta + e, sigma, Ls) - f(beta - e, sigma, Ls)) / (2 * h)
-        assert db[j] == pytest.approx(fd, rel=1e-5, abs=1e-6 * abs(ll) / max(1.0, abs(beta[j])))
-    h = 1e-5 * sigma
-    fd = (f(beta, sigma + h, Ls) - f(beta, sigma - h, Ls)) / (2 * h)
-    assert ds == pytest.approx(fd, rel=1e-5)
-    for ti, L in enumerate(Ls):
-        S = L @ L.T
-        for a in range(S.shape[0]):
-            for b in range(a, S.shape[0]):
-                E = np.zeros_like(S)
-                E[a, b] = E[b, a] = 1.0
-                eps = 1e-5 * np.sqrt(S[a, a] * S[b, b])
-                Lp = [np.linalg.cholesky(S + eps * E) if i == ti else x for i, x in enumerate(Ls)]
-                Lm = [np.linalg.cholesky(S - eps * E) if i == ti else x for i, x in enumerate(Ls)]
-                fd = (f(beta, sigma, Lp) - f(beta, sigma, Lm)) / (2 * eps)
-                analytic = dS[ti][a, b] * (1 if a == b else 2)
-                assert analytic == pytest.approx(fd, rel=1e-4, abs=1e-7), (ti, a, b)
+    for what, _h, fd in central_differences(f, beta, sigma, Ls, beta_step=1e-4):
+        if what[0] == "beta":
+            j = what[1]
+            assert db[j] == pytest.approx(fd, rel=1e-5, abs=1e-6 * abs(ll) / max(1.0, abs(beta[j])))
+        elif what[0] == "sigma":
+            assert ds == pytest.approx(fd, rel=1e-5)
+        else:
+            _, ti, a, b = what
+            analytic = dS[ti][a, b] * (1 if a == b else 2)
+            assert analytic == pytest.approx(fd, rel=1e-4, abs=1e-7), (ti, a, b)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import central_differences
 from scipy.stats import multivariate_normal
 
 import bayesmixed as bm
@@ -140,26 +141,15 @@ def test_loglik_and_gradient(formula, data, structure):
 
     # finite differences at the last point; absolute slack covers round-off in ℓ itself
     slack = 1e-9 * abs(ll)
-    for j in range(d.p):
-        h = 1e-5 * max(1.0, abs(beta[j]))
-        e = np.eye(d.p)[j] * h
-        fd = (f(beta + e, sigma, Ls) - f(beta - e, sigma, Ls)) / (2 * h)
-        assert db[j] == pytest.approx(fd, rel=1e-5, abs=slack / h)
-    h = 1e-5 * sigma
-    fd = (f(beta, sigma + h, Ls) - f(beta, sigma - h, Ls)) / (2 * h)
-    assert ds == pytest.approx(fd, rel=1e-5, abs=slack / h)
-    for ti, L in enumerate(Ls):
-        S = L @ L.T
-        for a in range(S.shape[0]):
-            for b in range(a, S.shape[0]):
-                E = np.zeros_like(S)
-                E[a, b] = E[b, a] = 1.0
-                h = 1e-5 * np.sqrt(S[a, a] * S[b, b])
-                Lp = [np.linalg.cholesky(S + h * E) if i == ti else x for i, x in enumerate(Ls)]
-                Lm = [np.linalg.cholesky(S - h * E) if i == ti else x for i, x in enumerate(Ls)]
-                fd = (f(beta, sigma, Lp) - f(beta, sigma, Lm)) / (2 * h)
-                analytic = dS[ti][a, b] * (1 if a == b else 2)
-                assert analytic == pytest.approx(fd, rel=1e-5, abs=slack / h), (ti, a, b)
+    for what, h, fd in central_differences(f, beta, sigma, Ls, beta_step=1e-5):
+        if what[0] == "beta":
+            assert db[what[1]] == pytest.approx(fd, rel=1e-5, abs=slack / h)
+        elif what[0] == "sigma":
+            assert ds == pytest.approx(fd, rel=1e-5, abs=slack / h)
+        else:
+            _, ti, a, b = what
+            analytic = dS[ti][a, b] * (1 if a == b else 2)
+            assert analytic == pytest.approx(fd, rel=1e-5, abs=slack / h), (ti, a, b)
 
 
 @pytest.mark.parametrize("formula,data,structure", CASES, ids=IDS)
