@@ -14,7 +14,6 @@ random effects; plus the sampler statistics under ArviZ's names.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import time
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..design import Design
 from ..errors import SamplerError
+from ..reml.deviance import limit_blas
 from .build import GraphInfo
 from .logdensity import MarginalPosterior
 from .priors import PriorSet
@@ -277,17 +277,6 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
     return post, _stats_from_idata(idata)
 
 
-def _blas_cap(threads: int | None):
-    """Cap BLAS threads process-wide for the duration (no-op for None or without threadpoolctl)."""
-    if threads is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def run_sampler(
     model,
     info: GraphInfo,
@@ -319,7 +308,7 @@ def run_sampler(
         x0s = _init_from_reml(design, mp, info.xmeans)
         # nutpie already runs one chain per core in threads; OpenBLAS threads on top of them
         # (the dense Schur complement of crossed designs) only contend for the same cores
-        with _blas_cap(1 if cores > 1 else None):
+        with limit_blas(1 if cores > 1 else None):
             raw = _nutpie_marginal(
                 mp,
                 x0s,

@@ -98,6 +98,22 @@ class PLSFactor:
     ok: bool = True
 
 
+def limit_blas(threads: int | None):
+    """Context manager capping BLAS threads process-wide while it lasts (threadpoolctl; the
+    controller, which inspects the loaded libraries, is made once). No-op for ``None`` or
+    without threadpoolctl (a PyMC dependency)."""
+    global _BLAS_CONTROLLER
+    if threads is None:
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with PyMC
+            return contextlib.nullcontext()
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=threads, user_api="blas")
+
+
 class ProfiledDeviance:
     """Evaluate lme4's profiled deviance for a :class:`~bayesmixed.design.Design`.
 
@@ -206,16 +222,9 @@ class ProfiledDeviance:
         single-threaded too. No-op for small blocks, ``threads=None``, or without
         threadpoolctl (a PyMC dependency). The cap is process-wide while it lasts.
         """
-        if threads is None or self.N < _BLAS_LIMIT_MIN:
+        if self.N < _BLAS_LIMIT_MIN:
             return contextlib.nullcontext()
-        global _BLAS_CONTROLLER
-        if _BLAS_CONTROLLER is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:  # pragma: no cover - threadpoolctl comes with PyMC
-                return contextlib.nullcontext()
-            _BLAS_CONTROLLER = ThreadpoolController()
-        return _BLAS_CONTROLLER.limit(limits=threads, user_api="blas")
+        return limit_blas(threads)
 
     # ------------------------------------------------------------------ setup
     def _pair_entries(self):

@@ -112,7 +112,7 @@ class KenwardRoger:
                 elif r < nre:  # s is the residual
                     ti, Er = Es[r]
                     Q[(r, s)] = Ct[ti].T @ (Er @ Dt[ti])
-                    K[r, s] = float(np.sum(np.asarray(Er.multiply(N[ti]).sum())))
+                    K[r, s] = float(Er.multiply(N[ti]).sum())
                 else:
                     Q[(r, s)] = SiX.T @ ViSiX
                     K[r, s] = float(np.sum(Vi * Vi))

@@ -246,6 +246,7 @@ def ranova(fit) -> pd.DataFrame:
     from dataclasses import replace
 
     from ..design import build_design
+    from ..ols import fit_ols
     from .fit import fit_lmm
 
     design = fit.design
@@ -266,13 +267,9 @@ def ranova(fit) -> pd.DataFrame:
                 if terms:
                     red = fit_lmm(d, reml=fit.reml)
                     ll, npar = float(red.loglik), red.nparams
-                else:
+                else:  # nothing random left: the linear model, on the fit's likelihood
                     npar = d.p + 1
-                    ll = _reml_loglik_ols(d) if fit.reml else None
-                    if ll is None:
-                        from ..ols import fit_ols
-
-                        ll = float(fit_ols(d).loglik)
+                    ll = _reml_loglik_ols(d) if fit.reml else float(fit_ols(d).loglik)
             rows.append({"term": label, "npar": npar, "logLik": ll})
     tab = pd.DataFrame(rows)
     tab["AIC"] = -2.0 * tab["logLik"] + 2.0 * tab["npar"]
