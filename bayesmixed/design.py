@@ -628,14 +628,16 @@ def _simple_matrix(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]
     return X, (["(Intercept)"] if intercept else []) + list(names)
 
 
+def term_label(term: object) -> str:
+    """R's label of a formulaic term (``"f:x"``, ``"log(w)"``; ``"(Intercept)"`` for 1)."""
+    return ":".join(_r_part(str(f)) for f in term.factors) if str(term) != "1" else "(Intercept)"
+
+
 def _column_terms(model_spec: object) -> list[str]:
     """Formula term (R spelling) producing each model-matrix column."""
     out = []
     for term, _scoped, cols in model_spec.structure:
-        name = (
-            ":".join(_r_part(str(f)) for f in term.factors) if str(term) != "1" else "(Intercept)"
-        )
-        out.extend([name] * len(cols))
+        out.extend([term_label(term)] * len(cols))
     return out
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from ..design import _CONTEXT, Design, r_column_name
+from ..design import _CONTEXT, Design, r_column_name, term_label
 
 __all__ = ["term_contrasts"]
 
@@ -38,8 +38,7 @@ def _fixed_terms(design: Design) -> list[tuple[str, list[str], list[bool]]]:
             continue
         exprs = [str(f) for f in term.factors]
         numeric = [ms.encoder_state[e][0].value == "numerical" for e in exprs]
-        label = ":".join(r_column_name(e) for e in exprs)
-        out.append((label, exprs, numeric))
+        out.append((term_label(term), exprs, numeric))
     return out
 
 
