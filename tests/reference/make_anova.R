@@ -30,7 +30,8 @@ for (cs in cases) {
   for (type in c(3, 1)) {
     a <- as.data.frame(anova(m, type = type))
     out[[length(out) + 1]] <- list(
-      data = cs[1], formula = cs[2], type = type, term = rownames(a),
+      data = cs[1], formula = cs[2], type = type, theta = unname(getME(m, "theta")),
+      term = rownames(a),
       sum_sq = a[["Sum Sq"]], mean_sq = a[["Mean Sq"]], num_df = a$NumDF, den_df = a$DenDF,
       statistic = a[["F value"]], p_value = a[["Pr(>F)"]]
     )
@@ -52,7 +53,7 @@ for (cs in kcases) {
   co <- summary(m, ddf = "Kenward-Roger")$coefficients
   a <- as.data.frame(anova(m, ddf = "Kenward-Roger"))
   kout[[length(kout) + 1]] <- list(
-    data = cs[1], formula = cs[2],
+    data = cs[1], formula = cs[2], theta = unname(getME(m, "theta")),
     coef = list(term = rownames(co), estimate = unname(co[, "Estimate"]),
                 std_error = unname(co[, "Std. Error"]), df = unname(co[, "df"]),
                 statistic = unname(co[, "t value"]), p_value = unname(co[, "Pr(>|t|)"])),
