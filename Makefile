@@ -15,7 +15,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m bayesmixed.demo --out report
+	$(BIN)/python -m bayesmixed.views.report --out report
 
 lint: $(STAMP)
 	$(BIN)/ruff check bayesmixed tests benchmarks

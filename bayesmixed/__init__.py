@@ -8,6 +8,8 @@ Examples
 >>> import bayesmixed as bm
 >>> model = bm.MixedModel("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
 >>> fit = model.fit_reml()
+>>> "anova" in dir(bm) and "plots" in dir(bm)
+True
 """
 
 from __future__ import annotations
@@ -15,28 +17,38 @@ from __future__ import annotations
 import importlib
 
 from . import datasets, errors
-from .errors import BayesMixedError
+from .errors import BayesMixedError, BayesMixedWarning
 from .model import MixedModel
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-# Heavier parts (PyMC, matplotlib) load on first use so that `import bayesmixed` stays fast.
+# Heavier parts (PyMC, matplotlib, the engines) load on first use so that `import bayesmixed`
+# stays fast; `__dir__` lists them, so tab completion finds them before they are loaded.
 _LAZY = {
-    "compare": ("bayesmixed.comparison", "compare"),
-    "anova": ("bayesmixed.reml.lrt", "anova"),
-    "center": ("bayesmixed.variance", "center"),
-    "plots": ("bayesmixed.plots", None),
-    "variance": ("bayesmixed.variance", None),
-    "effects": ("bayesmixed.effects", None),
-    "assumptions": ("bayesmixed.assumptions", None),
-    "pooling": ("bayesmixed.pooling", None),
+    "compare": ("bayesmixed.quantities.comparison", "compare"),
+    "anova": ("bayesmixed.quantities.lrt", "anova"),
+    "center": ("bayesmixed.quantities.clustering", "center"),
+    "plots": ("bayesmixed.views.plots", None),
+    "variance": ("bayesmixed.quantities.variance", None),
+    "effects": ("bayesmixed.quantities.effects", None),
+    "assumptions": ("bayesmixed.quantities.assumptions", None),
+    "pooling": ("bayesmixed.results.pooling", None),
     "bayes": ("bayesmixed.bayes", None),
-    "BayesFit": ("bayesmixed.bayes.fit", "BayesFit"),
-    "REMLFit": ("bayesmixed.reml.fit", "REMLFit"),
-    "OLSFit": ("bayesmixed.ols", "OLSFit"),
+    "Prior": ("bayesmixed.bayes.priors", "Prior"),
+    "BayesFit": ("bayesmixed.bayes.result", "BayesFit"),
+    "REMLFit": ("bayesmixed.reml.result", "REMLFit"),
+    "OLSFit": ("bayesmixed.ols.fit", "OLSFit"),
 }
 
-__all__ = ["MixedModel", "BayesMixedError", "datasets", "errors", *_LAZY]
+__all__ = [
+    "MixedModel",
+    "BayesMixedError",
+    "BayesMixedWarning",
+    "datasets",
+    "errors",
+    "__version__",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):
@@ -47,3 +59,7 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'bayesmixed' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

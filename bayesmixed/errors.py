@@ -22,6 +22,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "MissingDataWarning",
     "SamplingWarning",
+    "RefitWarning",
 ]
 
 
@@ -91,3 +92,7 @@ class MissingDataWarning(BayesMixedWarning):
 
 class SamplingWarning(BayesMixedWarning):
     """MCMC diagnostics (divergences, R-hat, ESS) indicate an unreliable posterior."""
+
+
+class RefitWarning(BayesMixedWarning):
+    """REML fits were refitted by ML for a likelihood-ratio test (lme4's message)."""

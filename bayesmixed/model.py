@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .design import Design, build_design
+from .design.build import Design, build_design
 from .errors import ArgumentError
-from .spec import ModelSpec, parse_formula
+from .spec.formula import ModelSpec, parse_formula
 
 __all__ = ["MixedModel"]
 
@@ -74,10 +74,10 @@ class MixedModel:
         REMLFit or OLSFit
         """
         if not self.has_random:
-            from .ols import fit_ols
+            from .ols.fit import fit_ols
 
             return fit_ols(self.design)
-        from .reml.fit import fit_lmm
+        from .reml.optimize import fit_lmm
 
         return fit_lmm(self.design, reml=reml, control=control)
 
@@ -103,7 +103,7 @@ class MixedModel:
         >>> sorted(pm_model.coords)[:3]
         ['Subject__coef', 'Subject__cpc', 'Subject__level']
         """
-        from .bayes.build import build_model
+        from .bayes.graph import build_model
         from .bayes.priors import resolve_priors
 
         model, _ = build_model(self.design, resolve_priors(self.design, priors), parameterization)
@@ -134,25 +134,9 @@ class MixedModel:
         >>> m.sample_prior_predictive(100, random_seed=1).prior_predictive["y"].shape
         (1, 100, 30)
         """
-        import arviz as az
-        import numpy as np
-        import xarray as xr
+        from .bayes.pipeline import prior_predictive
 
-        from .bayes.build import graph_info
-        from .bayes.posterior import _prior_groups
-        from .bayes.priors import resolve_priors
-        from .errors import ArgumentError
-
-        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
-            raise ArgumentError(f"draws must be a positive integer, got {draws!r}")
-        ps = resolve_priors(self.design, priors)
-        info = graph_info(self.design, "noncentered")
-        prior, pp = _prior_groups(self.design, info, ps, np.random.default_rng(random_seed), draws)
-        obs = xr.Dataset(
-            {"y": xr.DataArray(self.design.y, dims=("obs",))},
-            coords={"obs": np.arange(self.design.n)},
-        )
-        return az.InferenceData(prior=prior, prior_predictive=pp, observed_data=obs)
+        return prior_predictive(self.design, draws, priors, random_seed)
 
     def sample(
         self,
@@ -204,7 +188,7 @@ class MixedModel:
         >>> post.parameterization
         'marginal'
         """
-        from .bayes.run import sample_design
+        from .bayes.pipeline import sample_design
 
         return sample_design(
             self.design,
@@ -218,8 +202,16 @@ class MixedModel:
             target_accept=target_accept,
             random_seed=random_seed,
             progressbar=progressbar,
+            start=self._reml_start if self.has_random else None,
             **kwargs,
         )
+
+    def _reml_start(self):
+        """REML estimates (β, σ, covariances) that centre the chains' starting points."""
+        from .reml.optimize import OptControl, fit_lmm
+
+        fit = fit_lmm(self.design, reml=True, control=OptControl(check_conv=False))
+        return fit.beta.copy(), fit.sigma, fit.covs
 
     def __repr__(self) -> str:
         d = self.design

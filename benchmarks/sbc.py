@@ -277,7 +277,7 @@ class CompiledFitter:
     def __init__(self, case: Case, settings: FitSettings, parameterization: str):
         import nutpie
 
-        from bayesmixed.bayes.build import build_model
+        from bayesmixed.bayes.graph import build_model
         from bayesmixed.bayes.priors import resolve_priors
 
         self.case = case
@@ -293,7 +293,7 @@ class CompiledFitter:
         import nutpie
 
         from bayesmixed.bayes.posterior import assemble
-        from bayesmixed.bayes.sample import RawDraws, _from_arrays, _stats_from_idata
+        from bayesmixed.bayes.samplers import RawDraws, _from_arrays, _stats_from_idata
 
         s = self.s
         design = self.case.model(y).design

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesmixed.results import Components
+from bayesmixed.results.components import Components
 
 
 class DrawsFit:

@@ -10,6 +10,6 @@ __all__ = ["Prior", "PriorSet", "default_priors", "resolve_priors", "sample_mode
 
 def sample_model(design, **kwargs):
     """Sample a design (see :meth:`bayesmixed.MixedModel.sample`)."""
-    from .run import sample_design
+    from .pipeline import sample_design
 
     return sample_design(design, **kwargs)

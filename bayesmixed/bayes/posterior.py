@@ -21,13 +21,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..design import Design
-from ..results import Components
-from .build import GraphInfo, _cpc_betas
+from ..design.build import Design
+from ..results.components import Components
 from .densities import prior_draws, prior_logp
-from .marginal import MarginalModel
+from .graph import GraphInfo, _cpc_betas
+from .marginal.likelihood import MarginalModel
 from .priors import PriorSet
-from .sample import RawDraws
+from .samplers import RawDraws
 
 __all__ = ["cpc_to_corr_chol", "assemble", "Assembled"]
 
@@ -165,7 +165,7 @@ def assemble(
         stats["diverging"] = stats["diverging"].astype(bool)
     groups["sample_stats"] = xr.Dataset(stats, coords={"chain": np.arange(C), "draw": np.arange(D)})
     if prior_draws_n:
-        prior, prior_pred = _prior_groups(design, info, priors, rng, prior_draws_n)
+        prior, prior_pred = prior_groups(design, info, priors, rng, prior_draws_n)
         groups["prior"] = prior
         groups["prior_predictive"] = prior_pred
 
@@ -215,7 +215,7 @@ def _log_prior(beta_c, sigma, raw, design, priors, coords, Lcs) -> xr.Dataset:
     return xr.Dataset(out, coords={k: v for k, v in coords.items() if k != "draw" or True})
 
 
-def _prior_groups(design, info, priors, rng, S) -> tuple[xr.Dataset, xr.Dataset]:
+def prior_groups(design, info, priors, rng, S) -> tuple[xr.Dataset, xr.Dataset]:
     """Forward draws from the prior and the prior predictive distribution (NumPy only)."""
     p = design.p
     beta_c = (

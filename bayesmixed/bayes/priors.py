@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..design import Design
+from ..design.build import Design
 from ..errors import PriorError
 
 __all__ = ["Prior", "PriorSet", "default_priors", "resolve_priors"]

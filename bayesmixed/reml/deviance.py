@@ -54,7 +54,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg.lapack import dpotrf, dtrtri
 
-from ..design import Design
+from .._threads import limit_blas
+from ..design.build import Design
 
 __all__ = ["PLSFactor", "ProfiledDeviance"]
 
@@ -62,8 +63,7 @@ __all__ = ["PLSFactor", "ProfiledDeviance"]
 _DENSE_FLOPS = 4e6  # multiply-adds of a dense (A·V)A' product still cheaper than setup
 _PAIR_BUDGET = 3e7  # entries of the precomputed pair map (12 bytes each)
 _FUSED_MAX = 4000  # later-term columns up to which the fused map covers their whole block
-_BLAS_LIMIT_MIN = 256  # dense block size from which BLAS threads are capped (blas_limit)
-_BLAS_CONTROLLER = None  # threadpoolctl controller, created on first use
+_BLAS_LIMIT_MIN = 256  # dense block size from which BLAS threads are capped (blas_limit)  # threadpoolctl controller, created on first use
 _FULL_DENSE_MAX = 64  # q + p + 1 up to which the criterion factors the whole system densely
 
 
@@ -96,22 +96,6 @@ class PLSFactor:
     ldRX2: float
     r2: float
     ok: bool = True
-
-
-def limit_blas(threads: int | None):
-    """Context manager capping BLAS threads process-wide while it lasts (threadpoolctl; the
-    controller, which inspects the loaded libraries, is made once). No-op for ``None`` or
-    without threadpoolctl (a PyMC dependency)."""
-    global _BLAS_CONTROLLER
-    if threads is None:
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl comes with PyMC
-            return contextlib.nullcontext()
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=threads, user_api="blas")
 
 
 class ProfiledDeviance:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._printing import (
+from ..results.components import cov_to_sd_cor
+from ..results.rprint import (
     SIGNIF_LEGEND,
     abbreviate,
     cat_number,
@@ -34,10 +35,9 @@ from .._printing import (
     signif_stars,
     zapsmall,
 )
-from ..results import cov_to_sd_cor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import REMLFit
+    from .result import REMLFit
 
 __all__ = ["LmmSummary"]
 
@@ -53,7 +53,7 @@ _CSS = (
 
 
 class LmmSummary:
-    """Summary of a :class:`~bayesmixed.reml.fit.REMLFit` in the layout of ``summary(lmer)``.
+    """Summary of a :class:`~bayesmixed.reml.result.REMLFit` in the layout of ``summary(lmer)``.
 
     ``str()`` gives lme4/lmerTest's text; in Jupyter it renders as HTML; :meth:`to_dict`
     returns the numbers.

@@ -1,0 +1,348 @@
+"""``BayesFit``: a sampled posterior reported in the same vocabulary as the REML fit."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..design.build import Design
+from ..errors import ArgumentError, SamplingWarning
+from ..results.components import RANEF_COLUMNS, TIDY_COLUMNS, Components, ran_par_labels
+from .graph import GraphInfo
+from .priors import PriorSet
+
+__all__ = ["BayesFit", "DIAGNOSTIC_LIMITS"]
+
+# Thresholds of the post-sampling checks (Vehtari et al. 2021 for R-hat and ESS).
+DIAGNOSTIC_LIMITS = {"rhat": 1.01, "ess_bulk": 400}
+
+
+def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    a = (1.0 - level) / 2.0
+    return np.quantile(draws, a, axis=0), np.quantile(draws, 1.0 - a, axis=0)
+
+
+@dataclass
+class BayesFit:
+    """Posterior of a linear mixed model sampled with NUTS.
+
+    Create one with :meth:`bayesmixed.MixedModel.sample`.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        Groups posterior, sample_stats, observed_data, log_likelihood, log_prior, prior and
+        prior_predictive (see :mod:`bayesmixed.bayes.posterior` for the variable names).
+    design : Design
+    priors : PriorSet
+    parameterization : str
+        The parameterization that was sampled (``"auto"`` resolved).
+    sampler : str
+    seconds : float
+        Wall time from building the model to the finished InferenceData.
+    """
+
+    idata: object
+    design: Design
+    priors: PriorSet
+    info: GraphInfo
+    components_: Components = field(repr=False)
+    sampler: str = "nutpie"
+    seconds: float = 0.0
+    sampling_seconds: float = 0.0
+    target_accept: float = 0.8
+
+    @property
+    def parameterization(self) -> str:
+        """Parameterization actually sampled."""
+        return self.info.parameterization
+
+    @property
+    def nchains(self) -> int:
+        """Number of chains."""
+        return int(self.idata.posterior.sizes["chain"])
+
+    @property
+    def ndraws(self) -> int:
+        """Draws per chain."""
+        return int(self.idata.posterior.sizes["draw"])
+
+    def components(self) -> Components:
+        """Posterior draws in the primer's terms (chains stacked along the first axis)."""
+        return self.components_
+
+    # ------------------------------------------------------------------ parameter draws
+    def _param_draws(self) -> tuple[list[dict], np.ndarray]:
+        """Rows (effect, group, term) and their draws, shape (chain, draw, n_params)."""
+        post = self.idata.posterior
+        rows: list[dict] = []
+        cols: list[np.ndarray] = []
+        for j, name in enumerate(self.design.xnames):
+            rows.append({"effect": "fixed", "group": None, "term": name})
+            cols.append(post["beta"].values[:, :, j])
+        for rp in ran_par_labels(self.design):
+            rows.append({"effect": "ran_pars", "group": rp.group, "term": rp.term})
+            if rp.term_index < 0:
+                cols.append(post["sigma"].values)
+                continue
+            t = self.design.terms[rp.term_index]
+            if rp.kind == "sd":
+                cols.append(post[f"sd_{t.name}"].values[:, :, rp.i])
+            else:
+                cols.append(post[f"cor_{t.name}"].values[:, :, rp.i, rp.j])
+        return rows, np.stack(cols, axis=-1)
+
+    @cached_property
+    def _diagnostics(self) -> pd.DataFrame:
+        import arviz as az
+
+        rows, draws = self._param_draws()
+        ds = xr.Dataset({"p": xr.DataArray(draws, dims=("chain", "draw", "param"))})
+        # ArviZ's R-hat uses a numba variance that is compiled afresh in every process
+        # (~0.7 s, longer than sampling a small model); NumPy's variance of a few
+        # thousand draws is instant and gives the same numbers
+        numba_flag = az.Numba.numba_flag
+        az.Numba.numba_flag = False
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                rhat = az.rhat(ds)["p"].values
+                ess_b = az.ess(ds, method="bulk")["p"].values
+                ess_t = az.ess(ds, method="tail")["p"].values
+        finally:
+            az.Numba.numba_flag = numba_flag
+        df = pd.DataFrame(rows)
+        df["rhat"] = rhat
+        df["ess_bulk"] = ess_b
+        df["ess_tail"] = ess_t
+        return df
+
+    # ------------------------------------------------------------------ tables
+    def tidy(self, effects: str = "all", interval: float = 0.95) -> pd.DataFrame:
+        """Posterior summary with the REML fit's columns plus interval and diagnostics.
+
+        ``estimate`` is the posterior mean, ``std_error`` the posterior SD, ``conf_low`` /
+        ``conf_high`` an equal-tailed interval; ``statistic``, ``df`` and ``p_value`` are NaN.
+        Random-effect parameters are on the SD / correlation scale with broom.mixed names.
+
+        Parameters
+        ----------
+        effects : {"all", "fixed", "ran_pars"}
+        interval : float
+            Probability mass of the interval (0.95 by default).
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> post = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff")).sample(
+        ...     draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False)
+        >>> post.tidy()["term"].tolist()
+        ['(Intercept)', 'sd__(Intercept)', 'sd__Observation']
+        """
+        if effects not in ("all", "fixed", "ran_pars"):
+            raise ArgumentError(f"effects must be 'all', 'fixed' or 'ran_pars', got {effects!r}")
+        if not 0 < interval < 1:
+            raise ArgumentError(f"interval must be between 0 and 1, got {interval!r}")
+        rows, draws = self._param_draws()
+        flat = draws.reshape(-1, draws.shape[-1])
+        lo, hi = _interval(flat, interval)
+        df = pd.DataFrame(rows)
+        df["estimate"] = flat.mean(axis=0)
+        df["std_error"] = flat.std(axis=0, ddof=1)
+        df["statistic"] = np.nan
+        df["df"] = np.nan
+        df["p_value"] = np.nan
+        df["conf_low"] = lo
+        df["conf_high"] = hi
+        diag = self._diagnostics
+        df["rhat"] = diag["rhat"].to_numpy()
+        df["ess_bulk"] = diag["ess_bulk"].to_numpy()
+        df["ess_tail"] = diag["ess_tail"].to_numpy()
+        if effects != "all":
+            df = df[df["effect"] == effects].reset_index(drop=True)
+        # as in the REML table: fixed effects have no group (None, not NaN)
+        df["group"] = df["group"].astype(object).where(df["group"].notna(), None)
+        cols = TIDY_COLUMNS + ["conf_low", "conf_high", "rhat", "ess_bulk", "ess_tail"]
+        return df[cols]
+
+    def fixef(self) -> pd.Series:
+        """Posterior means of the fixed effects."""
+        return pd.Series(
+            self.idata.posterior["beta"].values.reshape(-1, self.design.p).mean(axis=0),
+            index=self.design.xnames,
+            name="estimate",
+        )
+
+    @cached_property
+    def _loo(self):
+        import arviz as az
+
+        if "log_likelihood" not in self.idata.groups():
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return az.loo(self.idata, pointwise=True)
+
+    def glance(self) -> pd.DataFrame:
+        """One row: nobs, sigma, elpd_loo, p_loo, divergences, max_rhat, min_ess_bulk,
+        parameterization, seconds (plus sampler, chains, draws)."""
+        loo = self._loo
+        diag = self._diagnostics
+        div = self.idata.sample_stats.get("diverging")
+        return pd.DataFrame(
+            [
+                {
+                    "nobs": self.design.n,
+                    "sigma": float(self.idata.posterior["sigma"].values.mean()),
+                    "elpd_loo": float(loo.elpd_loo) if loo is not None else np.nan,
+                    "p_loo": float(loo.p_loo) if loo is not None else np.nan,
+                    "divergences": int(div.values.sum()) if div is not None else 0,
+                    "max_rhat": float(np.nanmax(diag["rhat"])),
+                    "min_ess_bulk": float(np.nanmin(diag["ess_bulk"])),
+                    "parameterization": self.parameterization,
+                    "seconds": self.seconds,
+                    "sampler": self.sampler,
+                    "chains": self.nchains,
+                    "draws": self.ndraws,
+                }
+            ]
+        )
+
+    def ranef(self, interval: float = 0.95) -> pd.DataFrame:
+        """Posterior mean and SD (and interval) of every random effect.
+
+        Columns group, level, term, estimate, std_error, conf_low, conf_high.
+        """
+        parts = []
+        for t, b in zip(self.design.terms, self.components_.b, strict=True):
+            lo, hi = _interval(b, interval)
+            mean = b.mean(axis=0)
+            sd = b.std(axis=0, ddof=1)
+            for i, cname in enumerate(t.cnames):
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "group": t.group,
+                            "level": t.levels,
+                            "term": cname,
+                            "estimate": mean[:, i],
+                            "std_error": sd[:, i],
+                            "conf_low": lo[:, i],
+                            "conf_high": hi[:, i],
+                        }
+                    )
+                )
+        if not parts:
+            return pd.DataFrame(columns=RANEF_COLUMNS + ["conf_low", "conf_high"])
+        return pd.concat(parts, ignore_index=True)
+
+    def prior_summary(self) -> pd.DataFrame:
+        """The prior of every parameter and where it came from (default / class / user)."""
+        return self.priors.table()
+
+    def diagnostics(self) -> pd.DataFrame:
+        """R-hat and ESS of γ, τ, correlations and σ."""
+        return self._diagnostics.copy()
+
+    def check(self, warn: bool = True) -> list[str]:
+        """Post-sampling checks: divergences, R-hat > 1.01, bulk ESS < 400.
+
+        Returns the messages (and warns with :class:`SamplingWarning` unless ``warn=False``).
+        """
+        msgs = []
+        div = self.idata.sample_stats.get("diverging")
+        ndiv = int(div.values.sum()) if div is not None else 0
+        if ndiv:
+            alt = "noncentered" if self.parameterization == "centered" else "marginal"
+            msgs.append(
+                f"{ndiv} divergent transitions: the posterior may be biased. Raise target_accept "
+                f"(now {self.target_accept}; try 0.95 or 0.99), try parameterization='{alt}', or "
+                "use more informative priors on the SDs"
+            )
+        d = self._diagnostics
+        label = d["term"] + np.where(d["group"].isna(), "", "|" + d["group"].astype(str))
+        bad_r = label[d["rhat"] > DIAGNOSTIC_LIMITS["rhat"]].tolist()
+        if bad_r:
+            msgs.append(
+                f"R-hat above {DIAGNOSTIC_LIMITS['rhat']} for {', '.join(bad_r)}: chains disagree; "
+                "draw more (tune and draws), or reparameterize"
+            )
+        bad_e = label[d["ess_bulk"] < DIAGNOSTIC_LIMITS["ess_bulk"]].tolist()
+        if bad_e:
+            msgs.append(
+                f"bulk ESS below {DIAGNOSTIC_LIMITS['ess_bulk']} for {', '.join(bad_e)}: increase "
+                "draws, or try another parameterization"
+            )
+        if warn:
+            for m in msgs:
+                warnings.warn(m, SamplingWarning, stacklevel=3)
+        return msgs
+
+    # ------------------------------------------------------------------ primer quantities
+    def icc(self, **kwargs):
+        """Posterior of the intraclass correlations (see :func:`bayesmixed.variance.icc`)."""
+        from ..results.variance import icc
+
+        return icc(self, **kwargs)
+
+    def r2(self, **kwargs):
+        """Posterior of marginal and conditional R² (see :func:`bayesmixed.variance.r2`)."""
+        from ..results.variance import r2
+
+        return r2(self, **kwargs)
+
+    def shrinkage(self, **kwargs):
+        """Partial-pooling table (see :func:`bayesmixed.variance.shrinkage`)."""
+        from ..results.pooling import shrinkage
+
+        return shrinkage(self, **kwargs)
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, summary: bool = True):
+        """Posterior of the expected response μ (not including residual noise).
+
+        Returns the posterior mean per row (``summary=True``) or all draws (S × rows).
+        Levels unseen in the data contribute zero (population level), as for the REML fit.
+        """
+        comp = self.components_
+        if newdata is None:
+            Xn = self.design.X
+            blocks = [(t.codes, t.X) for t in self.design.terms] if re else []
+        else:
+            Xn, blocks = self.design.new_matrices(newdata, re=re)
+        mu = comp.beta @ Xn.T
+        for (codes, Xt), b in zip(blocks, comp.b, strict=False):
+            seen = codes >= 0
+            contrib = np.zeros((mu.shape[0], len(codes)))
+            contrib[:, seen] = np.einsum("na,sna->sn", Xt[seen], b[:, codes[seen], :])
+            mu = mu + contrib
+        return mu.mean(axis=0) if summary else mu
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        g = self.glance().iloc[0]
+        head = (
+            f"BayesFit: {self.design.spec.formula}\n"
+            f"  {self.nchains} chains × {self.ndraws} draws, sampler={self.sampler}, "
+            f"parameterization={self.parameterization}, {self.seconds:.1f} s\n"
+            f"  divergences={g['divergences']}, max R-hat={g['max_rhat']:.3f}, "
+            f"min bulk ESS={g['min_ess_bulk']:.0f}\n"
+        )
+        tab = self.tidy().drop(columns=["statistic", "df", "p_value"])
+        return head + tab.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+    def _repr_html_(self) -> str:
+        g = self.glance().iloc[0]
+        tab = self.tidy().drop(columns=["statistic", "df", "p_value"])
+        return (
+            f"<div><b>BayesFit</b> <code>{self.design.spec.formula}</code><br>"
+            f"{self.nchains} chains × {self.ndraws} draws · sampler {self.sampler} · "
+            f"{self.parameterization} · {self.seconds:.1f} s · divergences {g['divergences']} · "
+            f"max R̂ {g['max_rhat']:.3f} · min ESS<sub>bulk</sub> {g['min_ess_bulk']:.0f}</div>"
+            + tab.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+        )

@@ -1,0 +1,199 @@
+"""``summary(lm)``: the text and HTML summary of an :class:`~bayesmixed.ols.fit.OLSFit`."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..results.rprint import (
+    SIGNIF_LEGEND,
+    coef_table,
+    format_pval,
+    format_real,
+    print_named,
+    quantile7,
+    signif_stars,
+    zapsmall,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fit import OLSFit
+
+__all__ = ["OLSSummary"]
+
+
+class OLSSummary:
+    """``summary(lm)`` for an :class:`OLSFit`: residual quantiles, coefficients, R², F test.
+
+    ``str()`` gives the text; in Jupyter it renders as HTML.
+
+    Examples
+    --------
+    >>> import bayesmixed as bm
+    >>> fit = bm.MixedModel("Reaction ~ Days", bm.datasets.load("sleepstudy")).fit_reml()
+    >>> "Multiple R-squared:  0.2865" in str(fit.summary())
+    True
+    """
+
+    digits = 4
+
+    def __init__(self, fit: OLSFit):
+        self.fit = fit
+
+    # pieces shared by the text and the HTML version
+    def _coef_rows(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """All coefficients of the full model matrix, NaN for aliased (dropped) ones."""
+        d = self.fit.design
+        tidy = self.fit.tidy().set_index("term")
+        keep = d.fixed_keep if d.fixed_keep is not None else np.ones(d.p, dtype=bool)
+        names: list[str] = []
+        kept = iter(d.xnames)
+        dropped = iter(d.dropped)
+        for k in keep:
+            names.append(next(kept) if k else next(dropped))
+        cols = {
+            "Estimate": tidy["estimate"],
+            "Std. Error": tidy["std_error"],
+            "t value": tidy["statistic"],
+            "Pr(>|t|)": tidy["p_value"],
+        }
+        return names, {k: v.reindex(names).to_numpy(dtype=float) for k, v in cols.items()}
+
+    def _residual_lines(self) -> list[str]:
+        res = self.fit.residuals()
+        rdf = self.fit.df_residual
+        if rdf > 5:
+            q = zapsmall(quantile7(res), self.digits + 1)
+            return print_named(format_real(q, self.digits), ["Min", "1Q", "Median", "3Q", "Max"])
+        if rdf > 0:
+            return print_named(format_real(res, self.digits), [str(i + 1) for i in range(len(res))])
+        return [f"ALL {self.fit.p} residuals are 0: no residual degrees of freedom!"]
+
+    def _footer_lines(self) -> list[str]:
+        f = self.fit
+        dg = self.digits
+        lines = [
+            f"Residual standard error: {_signif(f.sigma, dg)} on {f.df_residual} degrees of freedom"
+        ]
+        if f.design.nrows_dropped:
+            lines.append(f"  ({f.design.nrows_dropped} observations deleted due to missingness)")
+        r2, adj, F, numdf, p = f._fstat
+        if np.isfinite(F):
+            lines.append(
+                f"Multiple R-squared:  {_formatC(r2, dg)},\tAdjusted R-squared:  "
+                f"{_formatC(adj, dg)} "
+            )
+            lines.append(
+                f"F-statistic: {_formatC(F, dg)} on {int(numdf)} and {f.df_residual} DF,  "
+                f"p-value: {format_pval([p], digits=dg)[0]}"
+            )
+        return lines
+
+    def __str__(self) -> str:
+        f = self.fit
+        d = f.design
+        lines = [
+            "Linear model fit by least squares",
+            f"Formula: {d.spec.formula}",
+            "",
+            "Residuals:",
+        ]
+        lines += self._residual_lines()
+        names, cols = self._coef_rows()
+        if d.dropped:
+            k = len(d.dropped)
+            lines += ["", f"Coefficients: ({k} not defined because of singularities)"]
+        else:
+            lines += ["", "Coefficients:"]
+        table, legend = coef_table(
+            names, cols, cs=["Estimate", "Std. Error"], tst="t value", pcol="Pr(>|t|)"
+        )
+        lines += table
+        if legend:
+            lines += ["---", SIGNIF_LEGEND]
+        lines += [""] + self._footer_lines() + [""]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict:
+        """The summary's numbers as plain Python objects."""
+        f = self.fit
+        g = f.glance().iloc[0]
+        return {
+            "formula": f.design.spec.formula,
+            "nobs": f.n,
+            "residual_quantiles": dict(
+                zip(
+                    ["Min", "1Q", "Median", "3Q", "Max"],
+                    quantile7(f.residuals()).tolist(),
+                    strict=True,
+                )
+            ),
+            "coefficients": f.tidy().drop(columns=["effect", "group"]).to_dict(orient="records"),
+            "dropped": list(f.design.dropped),
+            "sigma": f.sigma,
+            "df_residual": f.df_residual,
+            "r_squared": float(g["r_squared"]),
+            "adj_r_squared": float(g["adj_r_squared"]),
+            "fstatistic": None if not np.isfinite(f._fstat[2]) else float(f._fstat[2]),
+            "p_value": None if not np.isfinite(f._fstat[4]) else float(f._fstat[4]),
+        }
+
+    def _repr_html_(self) -> str:
+        f = self.fit
+        names, cols = self._coef_rows()
+        coef = pd.DataFrame(
+            {
+                "Estimate": _fmt_col(cols["Estimate"]),
+                "Std. Error": _fmt_col(cols["Std. Error"]),
+                "t value": _fmt_col(cols["t value"]),
+                "Pr(>|t|)": format_pval(cols["Pr(>|t|)"], digits=3),
+                "": [_stars(p) for p in cols["Pr(>|t|)"]],
+            },
+            index=names,
+        )
+        q = quantile7(f.residuals())
+        resid = pd.DataFrame(
+            [[_g(v) for v in q]], columns=["Min", "1Q", "Median", "3Q", "Max"], index=[""]
+        )
+        foot = "<br>".join(html.escape(s.strip()) for s in self._footer_lines())
+        return (
+            '<div class="bayesmixed-summary">'
+            "<p><b>Linear model fit by least squares</b><br>"
+            f"Formula: <code>{html.escape(f.design.spec.formula)}</code></p>"
+            "<p><b>Residuals</b></p>"
+            f"{resid.to_html(border=0)}"
+            "<p><b>Coefficients</b></p>"
+            f"{coef.to_html(border=0)}"
+            f"<p><small>{html.escape(SIGNIF_LEGEND)}</small></p>"
+            f"<p>{foot}</p></div>"
+        )
+
+
+def _signif(x: float, digits: int) -> str:
+    """``format(signif(x, digits))``."""
+    if not np.isfinite(x):
+        return "NA"
+    return format_real([float(f"{x:.{digits}g}")], 7)[0]
+
+
+def _formatC(x: float, digits: int) -> str:
+    """R's ``formatC(x, digits)``: C's ``%.{digits}g``, right-justified to ``digits + 1``."""
+    return f"{x:.{digits}g}".rjust(digits + 1)
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}" if np.isfinite(x) else ""
+
+
+def _fmt_col(v: np.ndarray) -> list[str]:
+    return [f"{x:.4g}" if np.isfinite(x) else "NA" for x in v]
+
+
+def _stars(p: float) -> str:
+    return signif_stars(p).strip()

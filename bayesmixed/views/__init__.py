@@ -1,0 +1,1 @@
+"""What a reader sees: plots and the primer report."""
