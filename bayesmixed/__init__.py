@@ -17,10 +17,9 @@ from __future__ import annotations
 import importlib
 
 from . import datasets, errors
+from ._version import __version__
 from .errors import BayesMixedError, BayesMixedWarning
 from .model import MixedModel
-
-from ._version import __version__
 
 # Heavier parts (PyMC, matplotlib, the engines) load on first use so that `import bayesmixed`
 # stays fast; `__dir__` lists them, so tab completion finds them before they are loaded.
