@@ -20,6 +20,9 @@ import bayesmixed as bm
 from bayesmixed.bayes.priors import Prior
 from bayesmixed.errors import ArgumentError, SamplerError, SamplingWarning
 
+# sampling end to end takes minutes: `make test-fast` leaves these out, `make test` runs them
+pytestmark = pytest.mark.slow
+
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
 
