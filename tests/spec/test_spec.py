@@ -14,7 +14,7 @@ import pytest
 
 import bayesmixed as bm
 from bayesmixed.design.build import build_design, r_column_name
-from bayesmixed.spec.formula import ModelSpec, RandomTerm, parse_formula
+from bayesmixed.spec import ModelSpec, RandomTerm, parse_formula
 
 
 def bars(formula: str) -> list[tuple[str, str, tuple[str, ...]]]:
