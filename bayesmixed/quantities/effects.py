@@ -22,6 +22,7 @@ from ..errors import ArgumentError
 from ..results.components import Components
 from ..results.draws import Posterior, as_components, check_ci, finish
 from ..results.variance import decompose
+from ..spec.split import split_top
 
 __all__ = ["cohens_f2", "reduced_fit", "pcv", "d_tau", "variance_change", "standardized_effect"]
 
@@ -34,22 +35,6 @@ def _paired(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.nda
         f"{what}: the two fits have different numbers of posterior draws ({a.size} and "
         f"{b.size}); sample both with the same draws and chains"
     )
-
-
-def _split_plus(text: str) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        if ch == "+" and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur).strip())
-    return [p for p in parts if p]
 
 
 def reduced_fit(fit: object, term: str, data=None):
@@ -85,7 +70,7 @@ def reduced_fit(fit: object, term: str, data=None):
     if not isinstance(term, str) or not term.strip():
         raise ArgumentError("term must name a fixed-effect term of the model, e.g. term='Days'")
     spec = design.spec
-    pieces = _split_plus(term)
+    pieces = split_top(term)
     available = list(dict.fromkeys(design.fixed_term_of_column))
     fixed = spec.fixed + "".join(f" - {p}" for p in pieces)
     random = " + ".join(f"({t.expr} | {t.group})" for t in spec.random)

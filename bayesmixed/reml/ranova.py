@@ -13,22 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..spec.split import split_top
+
 __all__ = ["ranova"]
-
-
-def _components(expr: str) -> list[str]:
-    """Top-level ``+`` pieces of a bar's left-hand side."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(expr):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "+" and depth == 0:
-            out.append(expr[start:i].strip())
-            start = i + 1
-    out.append(expr[start:].strip())
-    return [c for c in out if c]
 
 
 def _reductions(term) -> list[tuple[str, object | None]]:
@@ -37,7 +24,7 @@ def _reductions(term) -> list[tuple[str, object | None]]:
     removed in turn, keeping the rest (an empty left side becomes ``1``, as lmerTest does)."""
     from dataclasses import replace
 
-    parts = _components(term.expr)
+    parts = split_top(term.expr)
     label = f"({' + '.join(parts)} | {term.group})"
     effects = [c for c in parts if c not in ("1", "0", "-1")]
     if not effects:
@@ -53,7 +40,7 @@ def _reductions(term) -> list[tuple[str, object | None]]:
 
 def _same_term(a, b) -> bool:
     def key(t):
-        parts = set(_components(t.expr))
+        parts = set(split_top(t.expr))
         if not parts & {"0", "-1"}:
             parts.add("1")
         return frozenset(parts - {"0", "-1"}), t.group
