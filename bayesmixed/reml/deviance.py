@@ -32,7 +32,7 @@ matrix–vector product per evaluation (the vectorised form of MixedModels.jl's 
 update), scattered into the lower triangle of S.
 
 How A V A' is formed is chosen once per model (``ProfiledDeviance._mode``); all give the same
-numbers to rounding (tests/test_deviance_paths.py):
+numbers to rounding (tests/reml/test_deviance_paths.py):
 
 * ``dense``  — A stored dense, one small matrix product (tiny later blocks);
 * ``fused``  — scalar later terms: one sparse product yields the lower triangle of the
@@ -42,20 +42,36 @@ numbers to rounding (tests/test_deviance_paths.py):
 
 For tiny models (q + p + 1 ≤ 64) the optimizer's criterion factors the whole unblocked
 system instead, which costs fewer array operations than any blocked update.
+
+Where the pieces live: this module chooses the strategy, assembles S and factors it, and
+turns the factor into the criteria; the kernels are in :mod:`bayesmixed.reml.linalg`
+(per-level blocks of the first term, the sparse rank-update maps, the unblocked system of
+tiny models, the :class:`PLSFactor` itself) and the solutions read off a factor (β̂, modes,
+vcov, conditional variances) in :mod:`bayesmixed.reml.pls_solutions`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg.lapack import dpotrf, dtrtri
+from scipy.linalg.lapack import dpotrf
 
 from .._threads import limit_blas
 from ..design.build import Design
+from . import pls_solutions
+from .linalg.full_system import full_pieces, full_system
+from .linalg.level_blocks import (
+    entrywise,
+    level_cholesky,
+    stack_levels,
+    times_level_blocks,
+    times_levels_dense,
+    vflat,
+)
+from .linalg.pls_factor import PLSFactor
+from .linalg.rank_update import fused_map, pair_entries, pair_map
 
 __all__ = ["PLSFactor", "ProfiledDeviance"]
 
@@ -63,39 +79,8 @@ __all__ = ["PLSFactor", "ProfiledDeviance"]
 _DENSE_FLOPS = 4e6  # multiply-adds of a dense (A·V)A' product still cheaper than setup
 _PAIR_BUDGET = 3e7  # entries of the precomputed pair map (12 bytes each)
 _FUSED_MAX = 4000  # later-term columns up to which the fused map covers their whole block
-_BLAS_LIMIT_MIN = 256  # dense block size from which BLAS threads are capped (blas_limit)  # threadpoolctl controller, created on first use
+_BLAS_LIMIT_MIN = 256  # dense block size from which BLAS threads are capped (blas_limit)
 _FULL_DENSE_MAX = 64  # q + p + 1 up to which the criterion factors the whole system densely
-
-
-def _tri_inv(L: np.ndarray) -> np.ndarray:
-    """Inverse of a lower-triangular matrix by LAPACK's trtri.
-
-    Not ``solve_triangular(L, I)``: its multithreaded trsm took milliseconds even for a 2×2
-    system when the cores were busy, and Satterthwaite's derivatives call this dozens of
-    times per fit.
-    """
-    inv, info = dtrtri(np.asfortranarray(L), lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("singular triangular factor")
-    return np.tril(inv)
-
-
-@dataclass
-class PLSFactor:
-    """The blocked Cholesky factor at one θ and what the fit needs from it."""
-
-    theta: np.ndarray
-    T1: np.ndarray  # k1×k1 relative factor of the first term
-    L11: np.ndarray  # (m1, k1, k1) lower-triangular diagonal blocks
-    L11inv: np.ndarray  # their inverses
-    B: np.ndarray  # (m1, k1, k1): T1 L11_j^{-T}, so that L21 = A'Λ̃ blockdiag(B_j)
-    L22: np.ndarray  # dense lower factor of the [Zr, X, y] block (upper triangle undefined)
-    qr: int
-    p: int
-    ldL2: float
-    ldRX2: float
-    r2: float
-    ok: bool = True
 
 
 class ProfiledDeviance:
@@ -133,8 +118,8 @@ class ProfiledDeviance:
         self.C1 = t1.ZtZ_blocks  # (m1, k1, k1)
         self.c1 = self.C1[:, 0, 0].copy()
         self.D1 = t1.level_sums(W)  # (m1, k1, P): Z1'W per level
-        # effect-major copies ("a, j" order) for the entry-by-entry kernels of _first_block
-        self.C1s = [[self.C1[:, a, b].copy() for b in range(self.k1)] for a in range(self.k1)]
+        # effect-major copies ("a, j" order) for the entry-by-entry kernels (level_cholesky)
+        self.C1s = entrywise(self.C1)
         self.D1s = np.ascontiguousarray(self.D1.transpose(1, 0, 2))  # (k1, m1, P)
         if self.k1 == 1:
             self.D1s = self.D1s[0]
@@ -182,19 +167,21 @@ class ProfiledDeviance:
                 self._A = A
                 self._As = [np.ascontiguousarray(A[:, a :: self.k1]) for a in range(self.k1)]
             else:
-                entries = self._pair_entries()
+                entries = pair_entries(self.A21Z, self.k1, self.m1, qr, _PAIR_BUDGET)
+                nv = self.m1 * self.k1 * self.k1  # entries of V
                 if entries is None:
                     self._mode = "sparse"
                 elif self._scalar_rest and qr <= _FUSED_MAX:
                     self._mode = "fused"
-                    self._fused = self._fused_map(entries, ZrtZr)
+                    levels = [t.m for t in self.rest]
+                    self._fused = fused_map(entries, ZrtZr, levels, qr, N, nv)
                 else:
                     self._mode = "pairs"
-                    self._pairs = self._pair_map(entries)
+                    self._pairs = pair_map(entries, N, nv)
                 del entries
         # scratch for criterion-only evaluations (the fused map returns a new array instead)
         self._S = np.empty((N, N), order="F") if self._fused is None else None
-        self._full = self._full_system(W) if design.q + P <= _FULL_DENSE_MAX else None
+        self._full = full_system(design, W) if design.q + P <= _FULL_DENSE_MAX else None
         self.evaluations = 0
 
     def blas_limit(self, threads: int | None):
@@ -210,221 +197,7 @@ class ProfiledDeviance:
             return contextlib.nullcontext()
         return limit_blas(threads)
 
-    # ------------------------------------------------------------------ setup
-    def _pair_entries(self):
-        """The rank update A21Z V A21Z' entry by entry: (r, s, column of V, weight), r >= s.
-
-        Column j-block of A21Z touches the later-term rows R_j; V_j contributes to every
-        pair (r, s) in R_j × R_j. Listing those pairs once turns each evaluation into one
-        sparse matrix–vector product (V's entries in the order ``_vflat`` gives them).
-        Returns None when there would be more than ``_PAIR_BUDGET`` of them.
-        """
-        k1, m1, qr = self.k1, self.m1, self.qr
-        coo = self.A21Z.tocoo()
-        lev = coo.col // k1
-        eff = coo.col % k1
-        key = lev.astype(np.int64) * qr + coo.row
-        uniq, inv = np.unique(key, return_inverse=True)
-        nu = len(uniq)
-        vals = np.empty((nu, k1))
-        for a in range(k1):
-            sel = eff == a
-            vals[:, a] = np.bincount(inv[sel], weights=coo.data[sel], minlength=nu)
-        glev = uniq // qr
-        grow = uniq % qr
-        counts = np.bincount(glev, minlength=m1)
-        total = int(np.sum(counts * (counts + 1) // 2))
-        if total * k1 * k1 > _PAIR_BUDGET:
-            return None
-        starts = np.cumsum(counts) - counts
-        local = np.arange(nu) - starts[glev]  # position of each entry within its level
-        reps = local + 1  # entry e pairs with the entries before it and itself
-        # int32 indices (the budget keeps them small) halve the memory traffic of the gathers
-        idx = np.int32 if max(total, nu) < 2**31 - 1 else np.int64
-        first = np.repeat(np.arange(nu, dtype=idx), reps)
-        second = np.arange(total, dtype=idx)
-        second -= np.repeat((np.cumsum(reps) - reps - starts[glev]).astype(idx), reps)
-        # rows are sorted within a level, so r >= s: the lower triangle
-        grow = grow.astype(idx)
-        glev = glev.astype(idx)
-        r, s = grow[first], grow[second]
-        if k1 == 1:
-            return r, s, glev[first], vals[first, 0] * vals[second, 0]
-        # V's entries in (a, b, level) order, as _vflat concatenates them
-        ab = [(a, b) for a in range(k1) for b in range(k1)]
-        return (
-            np.tile(r, k1 * k1),
-            np.tile(s, k1 * k1),
-            np.concatenate([glev[first] + (a * k1 + b) * m1 for a, b in ab]),
-            np.concatenate([vals[first, a] * vals[second, b] for a, b in ab]),
-        )
-
-    def _pair_map(self, entries):
-        """(positions, map): ``S.T.ravel()[positions] -= map @ vflat`` subtracts A21Z V A21Z'.
-
-        Both triangles: the block scaling by a non-diagonal Λ_r that follows mixes entries
-        across the diagonal of each level's k×k block.
-        """
-        r, s, col, data = entries
-        off = r != s
-        r, s = np.concatenate([r, s[off]]), np.concatenate([s, r[off]])
-        col, data = np.concatenate([col, col[off]]), np.concatenate([data, data[off]])
-        N = self.N
-        flat = r + s * np.int64(N)  # F-order position in S
-        # distinct positions by marking an N×N table (S itself is N×N): no sort of the pairs
-        seen = np.zeros(N * N, dtype=bool)
-        seen[flat] = True
-        keys = np.flatnonzero(seen)
-        del seen
-        lookup = np.empty(N * N, dtype=np.int32)
-        lookup[keys] = np.arange(len(keys), dtype=np.int32)
-        rows = lookup[flat]
-        del lookup, flat
-        nv = self.m1 * self.k1 * self.k1
-        return keys, sp.csr_matrix((data, (rows, col)), shape=(len(keys), nv))
-
-    def _fused_map(self, entries, ZrtZr: sp.spmatrix) -> sp.csr_matrix:
-        """Map whose product with the class-weighted V gives S (F-order, flattened).
-
-        With scalar later terms, Λ_r is diagonal and S_rs = λ_r λ_s (Ω_rs − M_rs) + δ_rs: a
-        fixed linear function of the entries of V scaled by the products λ_r λ_s, which take
-        one value per pair of terms ("class"). One matrix–vector product with the weights
-        per class then yields every entry of the later-term block's lower triangle, in
-        place in the flattened S (one row per position of S; the others stay empty, so the
-        upper triangle and the X, y rows come out zero). This replaces copying Ω,
-        subtracting, scaling and scattering N² entries per evaluation.
-        """
-        r, s, col, data = entries
-        qr, N = self.qr, self.N
-        nv = self.m1 * self.k1 * self.k1
-        nt = len(self.rest)
-        ncls = nt * nt
-        om = sp.tril(ZrtZr).tocoo()
-        sc = np.arange(qr, dtype=np.int64)
-        rows = [r + s.astype(np.int64) * N, om.row + om.col.astype(np.int64) * N, sc * (N + 1)]
-        vals = [-data, om.data, np.ones(qr)]
-        if nt == 1:
-            # one class; the pairs come level by level, i.e. sorted by column: build CSC
-            cols = [col, np.full(om.nnz, nv), np.full(qr, nv + 1)]
-            counts = np.bincount(np.concatenate(cols), minlength=nv + 2)
-            indptr = np.concatenate([[0], np.cumsum(counts)])
-            M = sp.csc_matrix(
-                (np.concatenate(vals), np.concatenate(rows), indptr), shape=(N * N, nv + 2)
-            )
-            return M.tocsr()
-        term = np.repeat(np.arange(nt), [t.m for t in self.rest])
-        cols = [
-            (term[r] * nt + term[s]) * nv + col,
-            ncls * nv + term[om.row] * nt + term[om.col],
-            np.full(qr, ncls * nv + ncls),
-        ]
-        return sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(N * N, ncls * nv + ncls + 1),
-        )
-
-    def _full_system(self, W: np.ndarray):
-        """Unblocked Ω = [Z W]'[Z W] and the positions of θ in Λ̃, for tiny models.
-
-        When q + p + 1 is a few dozen, two small matrix products and one Cholesky of the
-        whole system cost less than the dozen-odd array operations of the blocked update,
-        so the optimizer's criterion uses this; :meth:`factor` stays blocked.
-        """
-        d = self.design
-        q, P = d.q, self.P
-        if d.n * (q + P) <= 1_000_000:
-            # a small dense product beats sparse stacking and products by a millisecond
-            ZW = np.column_stack([d.Z.toarray(), W])
-            omega = np.asfortranarray(ZW.T @ ZW)
-        else:
-            ZW = sp.hstack([d.Z, sp.csc_matrix(W)], format="csc")
-            omega = np.asfortranarray((ZW.T @ ZW).toarray())
-        rows, cols, tidx = [], [], []
-        for t, s, off in zip(d.terms, self.slices, d.term_offsets, strict=False):
-            r, c = t.tril
-            base = off + np.arange(t.m)[:, None] * t.k
-            rows.append((base + r[None, :]).ravel())
-            cols.append((base + c[None, :]).ravel())
-            tidx.append(np.tile(np.arange(s.start, s.stop), t.m))
-        lam = np.zeros((q + P, q + P), order="F")
-        lam[np.arange(q, q + P), np.arange(q, q + P)] = 1.0
-        idx = (np.concatenate(rows), np.concatenate(cols))
-        return omega, lam, idx, np.concatenate(tidx), np.arange(q) * (q + P + 1), q
-
-    def _pieces_full(self, theta: np.ndarray) -> tuple[float, float, float] | None:
-        omega, lam, idx, tidx, diag, q = self._full
-        lam[idx] = theta[tidx]
-        S = (lam.T @ omega) @ lam  # C-ordered; its transpose is the F-ordered system
-        S.reshape(-1)[diag] += 1.0
-        L, info = dpotrf(S.T, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            return None
-        d = np.diagonal(L)
-        logs = np.log(d)
-        ldL2 = 2.0 * float(logs[:q].sum())
-        ldRX2 = 2.0 * float(logs[q : q + self.p].sum())
-        return ldL2, ldRX2, float(d[-1]) ** 2
-
     # ------------------------------------------------------------------ pieces
-    def _first_block(self, theta: np.ndarray):
-        """T1, log|L11|², V (the per-level blocks T1 A11_j⁻¹ T1') and the per-level factors.
-
-        For k1 = 1, V is a vector over levels and the factors are A11_j = L11_j²; for k1 > 1,
-        V and the factors (L11, L11⁻¹, B = T1 L11⁻ᵀ) are k1×k1 nested lists of vectors over
-        levels. Working entry by entry on vectors keeps a per-level
-        2×2 or 3×3 Cholesky at a few dozen vector operations, far below the fixed cost of
-        batched ``numpy.linalg`` calls on tiny matrices — the evaluation cost of small models.
-        """
-        T1 = self.t1.factor(theta[self.slices[0]])
-        if self.k1 == 1:
-            th2 = T1[0, 0] * T1[0, 0]
-            a = th2 * self.c1 + 1.0
-            return T1, float(np.sum(np.log(a))), th2 / a, a
-        k = self.k1
-        C = self.C1s
-        T = T1.tolist()
-        # CT = C T, then A = T'CT + I (lower triangle; T is lower triangular)
-        CT = [[sum(C[b][c] * T[c][d] for c in range(d, k)) for d in range(k)] for b in range(k)]
-        A = [[None] * k for _ in range(k)]
-        for a in range(k):
-            for d in range(a + 1):
-                A[a][d] = sum(T[b][a] * CT[b][d] for b in range(a, k))
-            A[a][a] = A[a][a] + 1.0
-        L = [[None] * k for _ in range(k)]
-        for j in range(k):
-            s = A[j][j]
-            for m in range(j):
-                s = s - L[j][m] * L[j][m]
-            L[j][j] = np.sqrt(s)
-            for i in range(j + 1, k):
-                s = A[i][j]
-                for m in range(j):
-                    s = s - L[i][m] * L[j][m]
-                L[i][j] = s / L[j][j]
-        prod = L[0][0]
-        for j in range(1, k):
-            prod = prod * L[j][j]
-        ld1 = 2.0 * float(np.sum(np.log(prod)))
-        Li = [[None] * k for _ in range(k)]  # L⁻¹, lower triangular
-        for i in range(k):
-            Li[i][i] = 1.0 / L[i][i]
-            for j in range(i):
-                s = L[i][j] * Li[j][j]
-                for m in range(j + 1, i):
-                    s = s + L[i][m] * Li[m][j]
-                Li[i][j] = -s * Li[i][i]
-        # B = T L⁻ᵀ, V = B B'
-        B = [
-            [sum(T[a][c] * Li[b][c] for c in range(min(a, b) + 1)) for b in range(k)]
-            for a in range(k)
-        ]
-        V = [[None] * k for _ in range(k)]
-        for a in range(k):
-            for b in range(a + 1):
-                V[a][b] = sum(B[a][c] * B[b][c] for c in range(k))
-                V[b][a] = V[a][b]
-        return T1, ld1, V, (L, Li, B)
-
     def _scale_rest(self, S: np.ndarray, theta: np.ndarray) -> None:
         """S ← Λ̃' S Λ̃ in place (Λ̃ = blockdiag(Λ_r, I))."""
         if self._scalar_rest:
@@ -452,7 +225,8 @@ class ProfiledDeviance:
 
         Returns (T1, log|L11|², first-block factors, S).
         """
-        T1, ld1, V, blocks = self._first_block(theta)
+        T1 = self.t1.factor(theta[self.slices[0]])
+        ld1, V, blocks = level_cholesky(T1, self.C1s, self.c1)
         qr, k1 = self.qr, self.k1
         if self._mode == "dense":
             if k1 == 1:
@@ -467,67 +241,33 @@ class ProfiledDeviance:
                 lam[off : off + t.m] = theta[sl][0]
             th = np.array([theta[sl][0] for _, _, sl in self._rest_layout])
             scale = np.outer(th, th).ravel()
-            v = self._vflat(V)
+            v = vflat(V, self.k1)
             w = np.concatenate([(scale[:, None] * v[None, :]).ravel(), scale, [1.0]])
             # a new array each time, so the scratch S is not used (a factor keeps its own)
             S = (self._fused @ w).reshape((self.N, self.N), order="F")
-            VD = self._times_D(V)
+            VD = times_levels_dense(V, self.D1s, k1)
             S[qr:, :qr] = (self.omega[qr:, :qr] - (self.A21Zs @ VD).T) * lam[None, :qr]
             S[qr:, qr:] = self.omega[qr:, qr:] - self.D1s.reshape(-1, self.P).T @ VD
             return T1, ld1, blocks, S
         else:
             np.copyto(S, self.omega)
             # rows of W: A_W V A_W' and A_W V A21Z' (dense, P rows)
-            VD = self._times_D(V)
+            VD = times_levels_dense(V, self.D1s, k1)
             S[qr:, qr:] -= self.D1s.reshape(-1, self.P).T @ VD
             if qr:
                 S[qr:, :qr] -= (self.A21Zs @ VD).T
                 if self._mode == "pairs":
                     keys, M = self._pairs
                     Sf = S.T.reshape(-1)  # a view: S is F-ordered
-                    Sf[keys] -= M @ self._vflat(V)
+                    Sf[keys] -= M @ vflat(V, k1)
                 else:
-                    B = np.sqrt(V) if k1 == 1 else self._stack(blocks[2])
-                    L = self._times_blocks(self.A21Z, B)
+                    B = np.sqrt(V) if k1 == 1 else stack_levels(blocks[2])
+                    L = times_level_blocks(self.A21Z, B, k1, self.m1)
                     S[:qr, :qr] -= (L @ L.T).toarray()
         if qr:
             self._scale_rest(S, theta)
             S.reshape(-1, order="F")[self._rest_diag] += 1.0
         return T1, ld1, blocks, S
-
-    def _vflat(self, V) -> np.ndarray:
-        """V's entries as one vector: levels (k1 = 1) or (a, b, level) order."""
-        if self.k1 == 1:
-            return V
-        k1 = self.k1
-        return np.concatenate([V[a][b] for a in range(k1) for b in range(k1)])
-
-    def _times_D(self, V) -> np.ndarray:
-        """blockdiag(V_j) Z1'W, rows in (effect, level) order, shape (q1, P)."""
-        if self.k1 == 1:
-            return V[:, None] * self.D1s
-        D, k1 = self.D1s, self.k1
-        return np.concatenate([sum(V[a][b][:, None] * D[b] for b in range(k1)) for a in range(k1)])
-
-    @staticmethod
-    def _stack(blocks: list[list[np.ndarray]]) -> np.ndarray:
-        """Nested k×k list of per-level vectors (None above a triangle) → array (m, k, k)."""
-        k = len(blocks)
-        m = next(v for row in blocks for v in row if v is not None).shape[0]
-        out = np.zeros((m, k, k))
-        for a in range(k):
-            for b in range(k):
-                if blocks[a][b] is not None:
-                    out[:, a, b] = blocks[a][b]
-        return out
-
-    def _times_blocks(self, A: sp.csr_matrix, B: np.ndarray) -> sp.csr_matrix:
-        """A · blockdiag_j(B_j) for the first term's per-level blocks (vector when k1 = 1)."""
-        if self.k1 == 1:
-            return (A @ sp.diags(np.ravel(B))).tocsr()
-        m1 = self.m1
-        Bsp = sp.bsr_matrix((B, np.arange(m1), np.arange(m1 + 1)), shape=(self.t1.q,) * 2)
-        return (A @ Bsp.tocsr()).tocsr()
 
     def _logdets(self, L: np.ndarray, ld1: float) -> tuple[float, float, float]:
         qr = self.qr
@@ -543,7 +283,7 @@ class ProfiledDeviance:
         theta = np.asarray(theta, dtype=float)
         self.evaluations += 1
         if self._full is not None:
-            return self._pieces_full(theta)
+            return full_pieces(self._full, theta, self.p)
         _, ld1, _, S = self._assemble(theta, self._S)
         L, info = dpotrf(S, lower=1, clean=0, overwrite_a=1)
         if info != 0:
@@ -565,7 +305,7 @@ class ProfiledDeviance:
             L11inv = (1.0 / l11)[:, None, None]
             B = (T1[0, 0] / l11)[:, None, None]
         else:
-            L11, L11inv, B = (self._stack(b) for b in blocks)
+            L11, L11inv, B = (stack_levels(b) for b in blocks)
         L22, info = dpotrf(S, lower=1, clean=1, overwrite_a=1)
         ok = info == 0
         if ok:
@@ -587,27 +327,6 @@ class ProfiledDeviance:
             r2=float(r2),
             ok=ok,
         )
-
-    # ------------------------------------------------------------------ L21 (on demand)
-    def _lambda_rest(self, theta: np.ndarray) -> sp.csr_matrix:
-        blocks = []
-        for t, s in zip(self.rest, self.slices[1:], strict=True):
-            T = t.factor(theta[s])
-            if t.k == 1:
-                blocks.append(sp.identity(t.m, format="csr") * T[0, 0])
-            else:
-                blocks.append(sp.kron(sp.identity(t.m, format="csr"), sp.csr_matrix(T)))
-        return sp.block_diag(blocks, format="csr")
-
-    def _L21Z(self, f: PLSFactor) -> sp.csr_matrix:
-        """Rows of the later terms in the first block column: Λ_r' A21Z blockdiag(B_j)."""
-        Lr = self._lambda_rest(f.theta)
-        return (Lr.T @ self._times_blocks(self.A21Z, f.B)).tocsr()
-
-    def _L21D(self, f: PLSFactor) -> np.ndarray:
-        """Rows of X and y in the first block column, (P × q1)."""
-        # (A21 B)[r, (j,b)] = Σ_a D[j,a,r] B_j[a,b]
-        return np.einsum("jar,jab->rjb", self.D1, f.B).reshape(self.P, self.t1.q)
 
     # ------------------------------------------------------------------ criteria
     def _crit(self, ldL2: float, ldRX2: float, r2: float, reml: bool) -> float:
@@ -644,66 +363,12 @@ class ProfiledDeviance:
     # ------------------------------------------------------------------ solutions
     def solve(self, f: PLSFactor) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """β̂, spherical modes u and conditional modes b = Λu (per term, shape (m, k))."""
-        qr = f.qr
-        L22 = f.L22
-        l2 = L22[-1, :-1]
-        sol = sla.solve_triangular(L22[:-1, :-1], l2, lower=True, trans="T", check_finite=False)
-        beta = sol[qr:]
-        ur = sol[:qr]
-        t1 = self.t1
-        L21D = self._L21D(f)
-        rhs = L21D[-1, :].copy()
-        rhs -= L21D[:-1, :].T @ beta
-        if qr:
-            rhs -= self._L21Z(f).T @ ur
-        rhs = rhs.reshape(t1.m, t1.k)
-        u1 = np.einsum("jba,jb->ja", f.L11inv, rhs)  # L11_j^{-T} rhs_j
-        us = [u1]
-        bs = [u1 @ f.T1.T]
-        off = 0
-        for t, s in zip(self.rest, self.slices[1:], strict=True):
-            u = ur[off : off + t.q].reshape(t.m, t.k)
-            off += t.q
-            us.append(u)
-            bs.append(u @ t.factor(f.theta[s]).T)
-        return beta, us, bs
+        return pls_solutions.solve(self, f)
 
     def unscaled_vcov(self, f: PLSFactor) -> np.ndarray:
         """(R_X' R_X)^{-1}: vcov(β̂) = σ² times this."""
-        qr, p = f.qr, f.p
-        RX = f.L22[qr : qr + p, qr : qr + p]
-        Rinv = _tri_inv(RX)
-        return Rinv.T @ Rinv
+        return pls_solutions.unscaled_vcov(f)
 
     def conditional_vcov(self, f: PLSFactor) -> list[np.ndarray]:
-        """Per-term diagonal blocks of Λ (L_Z L_Z')^{-1} Λ', shape (m, k, k) each.
-
-        Multiplied by σ² these are the conditional variances of the random effects given the
-        data, θ and β̂ (lme4's ``condVar``); the full inverse of the Z part is used, so crossed
-        terms are correct, not just their first block.
-        """
-        qr = f.qr
-        t1 = self.t1
-        # block 1: L11^{-T} L11^{-1} + M'M with M = L22rr^{-1} L21r L11^{-1}
-        V1 = np.einsum("jba,jbc->jac", f.L11inv, f.L11inv)
-        out_u = [V1]
-        if qr:
-            Lrr = f.L22[:qr, :qr]
-            G = self._times_blocks(self._L21Z(f), f.L11inv).toarray()
-            Linv = _tri_inv(Lrr)
-            M = Linv @ G
-            Mb = M.reshape(qr, t1.m, t1.k)
-            V1 = V1 + np.einsum("rja,rjb->jab", Mb, Mb)
-            out_u[0] = V1
-            Vr = Linv.T @ Linv
-            off = 0
-            for t in self.rest:
-                blk = Vr[off : off + t.q, off : off + t.q]
-                idx = np.arange(t.m)[:, None] * t.k + np.arange(t.k)[None, :]
-                out_u.append(blk[idx[:, :, None], idx[:, None, :]])
-                off += t.q
-        res = []
-        for i, (t, s) in enumerate(zip(self.design.terms, self.slices, strict=True)):
-            T = t.factor(f.theta[s])
-            res.append(np.einsum("ab,jbc,dc->jad", T, out_u[i], T))
-        return res
+        """Per-term blocks of Λ (L_Z L_Z')^{-1} Λ' (lme4's ``condVar`` over σ²), (m, k, k) each."""
+        return pls_solutions.conditional_vcov(self, f)
