@@ -1,23 +1,18 @@
-"""``summary(lm)``: the text and HTML summary of an :class:`~bayesmixed.ols.fit.OLSFit`."""
+"""``summary(lm)``: the text and HTML summary of an :class:`~bayesmixed.ols.fit.OLSFit`.
+
+The layout is R's ``print.summary.lm``, described once as display blocks
+(:meth:`OLSSummary.blocks`); ``str()`` and the Jupyter HTML are its two renderings.
+"""
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..results.rprint import (
-    SIGNIF_LEGEND,
-    coef_table,
-    format_pval,
-    format_real,
-    print_named,
-    quantile7,
-    signif_stars,
-    zapsmall,
-)
+from ..results.display import Block, Gap, Heading, Table, Text, render_html, render_text
+from ..results.rformat import format_pval, format_real, quantile7, zapsmall
+from ..results.rprint import coef_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fit import OLSFit
@@ -62,15 +57,18 @@ class OLSSummary:
         }
         return names, {k: v.reindex(names).to_numpy(dtype=float) for k, v in cols.items()}
 
-    def _residual_lines(self) -> list[str]:
+    def _residual_block(self) -> Block:
+        """Residual quantiles (or every residual, for at most 5 residual df) as R's vector."""
         res = self.fit.residuals()
         rdf = self.fit.df_residual
         if rdf > 5:
             q = zapsmall(quantile7(res), self.digits + 1)
-            return print_named(format_real(q, self.digits), ["Min", "1Q", "Median", "3Q", "Max"])
-        if rdf > 0:
-            return print_named(format_real(res, self.digits), [str(i + 1) for i in range(len(res))])
-        return [f"ALL {self.fit.p} residuals are 0: no residual degrees of freedom!"]
+            cells, names = format_real(q, self.digits), ["Min", "1Q", "Median", "3Q", "Max"]
+        elif rdf > 0:
+            cells, names = format_real(res, self.digits), [str(i + 1) for i in range(len(res))]
+        else:
+            return Text(f"ALL {self.fit.p} residuals are 0: no residual degrees of freedom!")
+        return Table([cells], names, layout="vector")
 
     def _footer_lines(self) -> list[str]:
         f = self.fit
@@ -92,30 +90,29 @@ class OLSSummary:
             )
         return lines
 
-    def __str__(self) -> str:
+    def blocks(self) -> list[Block]:
+        """The summary as display blocks, in the order of R's ``print.summary.lm``."""
         f = self.fit
         d = f.design
-        lines = [
-            "Linear model fit by least squares",
-            f"Formula: {d.spec.formula}",
-            "",
-            "Residuals:",
-        ]
-        lines += self._residual_lines()
         names, cols = self._coef_rows()
-        if d.dropped:
-            k = len(d.dropped)
-            lines += ["", f"Coefficients: ({k} not defined because of singularities)"]
-        else:
-            lines += ["", "Coefficients:"]
-        table, legend = coef_table(
-            names, cols, cs=["Estimate", "Std. Error"], tst="t value", pcol="Pr(>|t|)"
-        )
-        lines += table
-        if legend:
-            lines += ["---", SIGNIF_LEGEND]
-        lines += [""] + self._footer_lines() + [""]
-        return "\n".join(lines)
+        k = len(d.dropped)
+        coef_head = f"Coefficients: ({k} not defined because of singularities)" if k else None
+        return [
+            Heading("Linear model fit by least squares", level=1),
+            Text(f"Formula: {d.spec.formula}"),
+            Gap(),
+            Heading("Residuals:"),
+            self._residual_block(),
+            Gap(),
+            Heading(coef_head or "Coefficients:"),
+            coef_table(names, cols, cs=["Estimate", "Std. Error"], tst="t value", pcol="Pr(>|t|)"),
+            Gap(),
+            *[Text(line) for line in self._footer_lines()],
+            Gap(),
+        ]
+
+    def __str__(self) -> str:
+        return render_text(self.blocks())
 
     def __repr__(self) -> str:
         return str(self)
@@ -145,34 +142,7 @@ class OLSSummary:
         }
 
     def _repr_html_(self) -> str:
-        f = self.fit
-        names, cols = self._coef_rows()
-        coef = pd.DataFrame(
-            {
-                "Estimate": _fmt_col(cols["Estimate"]),
-                "Std. Error": _fmt_col(cols["Std. Error"]),
-                "t value": _fmt_col(cols["t value"]),
-                "Pr(>|t|)": format_pval(cols["Pr(>|t|)"], digits=3),
-                "": [_stars(p) for p in cols["Pr(>|t|)"]],
-            },
-            index=names,
-        )
-        q = quantile7(f.residuals())
-        resid = pd.DataFrame(
-            [[_g(v) for v in q]], columns=["Min", "1Q", "Median", "3Q", "Max"], index=[""]
-        )
-        foot = "<br>".join(html.escape(s.strip()) for s in self._footer_lines())
-        return (
-            '<div class="bayesmixed-summary">'
-            "<p><b>Linear model fit by least squares</b><br>"
-            f"Formula: <code>{html.escape(f.design.spec.formula)}</code></p>"
-            "<p><b>Residuals</b></p>"
-            f"{resid.to_html(border=0)}"
-            "<p><b>Coefficients</b></p>"
-            f"{coef.to_html(border=0)}"
-            f"<p><small>{html.escape(SIGNIF_LEGEND)}</small></p>"
-            f"<p>{foot}</p></div>"
-        )
+        return render_html(self.blocks())
 
 
 def _signif(x: float, digits: int) -> str:
@@ -185,15 +155,3 @@ def _signif(x: float, digits: int) -> str:
 def _formatC(x: float, digits: int) -> str:
     """R's ``formatC(x, digits)``: C's ``%.{digits}g``, right-justified to ``digits + 1``."""
     return f"{x:.{digits}g}".rjust(digits + 1)
-
-
-def _g(x: float) -> str:
-    return f"{x:.4g}" if np.isfinite(x) else ""
-
-
-def _fmt_col(v: np.ndarray) -> list[str]:
-    return [f"{x:.4g}" if np.isfinite(x) else "NA" for x in v]
-
-
-def _stars(p: float) -> str:
-    return signif_stars(p).strip()

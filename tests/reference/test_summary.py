@@ -20,7 +20,8 @@ from conftest import REF, fixture_names, load_data, load_fixture
 
 import bayesmixed as bm
 from bayesmixed.reml.summary import LmmSummary
-from bayesmixed.results.rprint import abbreviate, format_pval, format_real
+from bayesmixed.results.rformat import format_pval, format_real
+from bayesmixed.results.rprint import abbreviate
 
 CASES = fixture_names("lmer") + fixture_names("lm")
 _NUM = re.compile(r"(-?\d+(?:\.\d+)?(?:e[-+]\d+)?)")
