@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import betaln, gammaln
 
+from ..errors import PriorError
 from .priors import Prior
 
 __all__ = ["prior_logp", "scalar_logp", "beta_logp", "Transform", "transform_for", "prior_draws"]
@@ -102,7 +103,11 @@ def prior_logp(prior: Prior, x: float) -> tuple[float, float]:
         return -lx - np.log(s) - 0.5 * _LOG2PI - 0.5 * z * z, (-1.0 - z / s) / x
     if f == "uniform":
         return -np.log(p["upper"] - p["lower"]), 0.0
-    raise ValueError(f"no density for {f}")
+    raise PriorError(
+        f"the prior family {f!r} has no density here; choose one of normal, studentt, cauchy, "
+        "laplace, halfnormal, halfstudentt, halfcauchy, exponential, gamma, inversegamma, "
+        "lognormal, uniform"
+    )
 
 
 def scalar_logp(prior: Prior) -> Callable[[float], tuple[float, float]]:
@@ -255,7 +260,7 @@ def prior_draws(prior: Prior, rng: np.random.Generator, size) -> np.ndarray:
         return rng.lognormal(p.get("mu", 0.0), p.get("sigma", 1.0), size)
     if f == "uniform":
         return rng.uniform(p["lower"], p["upper"], size)
-    raise ValueError(
+    raise PriorError(
         f"cannot draw from the improper prior {prior}; give a proper prior to sample the "
         "prior predictive distribution"
     )

@@ -7,15 +7,31 @@ import warnings
 
 import numpy as np
 
+from .._version import __version__
 from ..design.build import Design
 from ..errors import ArgumentError
 from .graph import build_model, graph_info
 from .posterior import assemble, prior_groups
 from .priors import resolve_priors
 from .result import BayesFit
-from .samplers import run_sampler
+from .sampler_options import check_sampler_kwargs
+from .samplers import SAMPLERS, run_sampler
 
 __all__ = ["sample_design", "prior_predictive"]
+
+# the named arguments of MixedModel.sample (a misspelling of one is the usual mistake)
+_PUBLIC = (
+    "draws",
+    "tune",
+    "chains",
+    "cores",
+    "sampler",
+    "priors",
+    "parameterization",
+    "target_accept",
+    "random_seed",
+    "progressbar",
+)
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -56,6 +72,8 @@ def sample_design(
         raise ArgumentError(f"target_accept must be between 0 and 1, got {target_accept!r}")
     if random_seed is not None and not isinstance(random_seed, (int, np.integer)):
         raise ArgumentError(f"random_seed must be an integer or None, got {random_seed!r}")
+    if sampler in SAMPLERS:  # an unknown sampler is named by run_sampler
+        check_sampler_kwargs(sampler, kwargs, _PUBLIC)
     ps = resolve_priors(design, priors)
     info = graph_info(design, parameterization)
     model = None
@@ -82,6 +100,17 @@ def sample_design(
     )
     seed = None if random_seed is None else int(random_seed)
     out = assemble(raw, design, info, ps, seed, prior_draws_n=prior_draws)
+    # what reproduces these draws, kept with them (and in a saved netCDF file)
+    for group in ("posterior", "sample_stats"):
+        if group in out.idata.groups():
+            out.idata[group].attrs.update(
+                {
+                    "random_seed": -1 if seed is None else seed,
+                    "sampler": sampler,
+                    "parameterization": info.parameterization,
+                    "bayesmixed_version": __version__,
+                }
+            )
     fit = BayesFit(
         idata=out.idata,
         design=design,

@@ -54,6 +54,52 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 
+# parameters that must be > 0, per family (locations such as mu, alpha of the Cauchy are free)
+_POSITIVE = {
+    "normal": ("sigma",),
+    "studentt": ("nu", "sigma"),
+    "cauchy": ("beta",),
+    "laplace": ("b",),
+    "halfnormal": ("sigma",),
+    "halfstudentt": ("nu", "sigma"),
+    "halfcauchy": ("beta",),
+    "exponential": ("lam", "scale"),
+    "gamma": ("alpha", "beta", "mu", "sigma"),
+    "inversegamma": ("alpha", "beta", "mu", "sigma"),
+    "lognormal": ("sigma",),
+    "lkj": ("eta",),
+}
+# parameterizations given by either of two sets of names (PyMC takes one or the other)
+_ALTERNATIVES = {
+    "exponential": (("lam",), ("scale",)),
+    "gamma": (("alpha", "beta"), ("mu", "sigma")),
+    "inversegamma": (("alpha", "beta"), ("mu", "sigma")),
+}
+
+
+def _check_domain(fam: str, dist: str, params: dict) -> None:
+    """Impossible parameters are refused when the Prior is built, not when it is sampled."""
+    for k in _POSITIVE.get(fam, ()):
+        if k in params and not np.all(np.asarray(params[k], dtype=float) > 0):
+            raise PriorError(
+                f"prior {dist!r}: parameter {k}={params[k]!r} must be > 0 "
+                f"(it is a scale, shape or rate)"
+            )
+    if fam in _ALTERNATIVES:
+        a, b = _ALTERNATIVES[fam]
+        if any(k in params for k in a) and any(k in params for k in b):
+            raise PriorError(
+                f"prior {dist!r}: give either {' and '.join(a)} or {' and '.join(b)}, not both"
+            )
+    if fam == "uniform":
+        if "lower" not in params or "upper" not in params:
+            raise PriorError(f"prior {dist!r} needs both lower= and upper=")
+        if not np.all(np.asarray(params["lower"], float) < np.asarray(params["upper"], float)):
+            raise PriorError(
+                f"prior {dist!r}: lower={params['lower']!r} must be below upper={params['upper']!r}"
+            )
+
+
 def _canon(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "").replace(" ", "")
 
@@ -97,8 +143,13 @@ class Prior:
                 f"{', '.join(allowed) or '(none)'}"
             )
         for k, v in params.items():
-            if not np.all(np.isfinite(np.asarray(v, dtype=float))):
-                raise PriorError(f"prior {dist!r}: parameter {k}={v!r} must be finite")
+            try:
+                finite = np.all(np.isfinite(np.asarray(v, dtype=float)))
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
+                raise PriorError(f"prior {dist!r}: parameter {k}={v!r} must be a finite number")
+        _check_domain(fam, dist, params)
         object.__setattr__(self, "dist", fam)
         object.__setattr__(self, "params", dict(params))
 
