@@ -160,7 +160,7 @@ _MEM_CHILD = r"""
 import json, resource, sys, tracemalloc, warnings
 import pandas as pd
 import bayesmixed as bm
-import bayesmixed.reml.fit
+import bayesmixed.reml.result
 
 
 def peak_rss_mb():
