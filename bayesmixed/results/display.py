@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -122,7 +122,6 @@ class Table:
     layout: Literal["matrix", "vector"] = "matrix"
     caption: str = ""
     legend: str = ""
-    classes: tuple[str, ...] = field(default=())
 
     def alignments(self) -> list[Align]:
         """The justification of every column."""
@@ -244,11 +243,15 @@ def _is_number(s: str) -> bool:
     return True
 
 
+def _numeric_column(cells: list[str]) -> bool:
+    return any(c.strip() for c in cells) and all(_is_number(c) for c in cells)
+
+
 def _table_html(t: Table) -> str:
     # R pads a column of numbers to one width and may then left-justify it (lme4's variance
     # table); a browser's proportional font undoes the padding, so numbers go right
     align = [
-        "right" if t.cells and all(_is_number(row[j]) for row in t.cells) else a
+        "right" if _numeric_column([row[j] for row in t.cells]) else a
         for j, a in enumerate(t.alignments())
     ]
 
@@ -267,11 +270,10 @@ def _table_html(t: Table) -> str:
             + "".join(cell("td", c, a) for c, a in zip(row, align, strict=True))
             + "</tr>"
         )
-    classes = " ".join(("bm-table",) + tuple(t.classes))
     cap = f'<p class="bm-caption">{_esc(t.caption)}</p>' if t.caption else ""
     legend = f'<p class="bm-legend">{_esc(t.legend)}</p>' if t.legend else ""
     return (
-        f'{cap}<div style="overflow-x:auto"><table class="{classes}"><thead><tr>{head}</tr>'
+        f'{cap}<div style="overflow-x:auto"><table class="bm-table"><thead><tr>{head}</tr>'
         f"</thead><tbody>{''.join(body)}</tbody></table></div>{legend}"
     )
 

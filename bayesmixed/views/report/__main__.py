@@ -1,0 +1,7 @@
+"""``python -m bayesmixed.views.report --out DIR``: write the primer report."""
+
+import sys
+
+from .build import main
+
+sys.exit(main())
