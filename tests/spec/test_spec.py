@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import bayesmixed as bm
-from bayesmixed.design.build import build_design, r_column_name
+from bayesmixed.design import build_design, r_column_name
 from bayesmixed.spec import ModelSpec, RandomTerm, parse_formula
 
 
@@ -219,7 +219,7 @@ def test_categorical_predictor_inside_a_bar(toy):
     d = build_design(parse_formula("y ~ x + (f | g)"), toy)
     (t,) = d.terms
     assert t.cnames == ["(Intercept)", "fb", "fC"]
-    assert t.k == 3 and t.ntheta == 6
+    assert t.k == 3 and t.cov.ntheta == 6
     d0 = build_design(parse_formula("y ~ x + (0 + f | g)"), toy)
     assert d0.terms[0].cnames == ["fa", "fb", "fC"]
 
