@@ -2,10 +2,10 @@
 
 This is the engine behind ``parameterization="marginal"``: with the nutpie sampler NUTS (in
 Rust) calls it directly; the PyMC model wraps the same functions in a PyTensor Op
-(:mod:`~bayesmixed.bayes.ops`) for the other samplers. The NumPy code here is the reference;
+(:mod:`.pytensor_op`) for the other samplers. The NumPy code here is the reference;
 with ``use_kernel=True`` (the default) :meth:`MarginalModel.loglik_grad` and the draws of b
-run the same algebra compiled (:mod:`~bayesmixed.bayes._kernels`), on the sufficient
-statistics repacked once by :meth:`MarginalModel._pack`.
+run the same algebra compiled (:mod:`._kernels`), on the sufficient
+statistics repacked once by :meth:`MarginalModel._pack` (:mod:`.statistics`).
 
 Model: y ~ N(Xβ, V), V = σ²I + Σ_t Z_t (I ⊗ Σ_t) Z_t'. With T_t = L_t/σ (L_t the Cholesky
 factor of Σ_t), A = Λ'Z'ZΛ + I, c = Λ'Z'r, r = y − Xβ:
@@ -29,94 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from ...design.build import Design
+from .batched import bwd, chol, chol_inverse, fwd, mtv, mv, tri_inv
+from .conditional import ConditionalDraws
+from .statistics import DENSE_LIMIT, SufficientStatistics, structure_of
 
 __all__ = ["MarginalModel", "Factor", "structure_of", "DENSE_LIMIT"]
-
-# Largest dense Schur complement the marginal likelihood will factor at every gradient step.
-DENSE_LIMIT = 400
-
-
-def _parent_map(child: np.ndarray, parent: np.ndarray, m_child: int) -> np.ndarray | None:
-    """Level of ``parent`` containing each level of ``child``, or None if not nested."""
-    out = np.full(m_child, -1, dtype=np.int64)
-    out[child] = parent
-    # nested iff every observation's parent code agrees with its level's parent
-    if np.any(out[child] != parent):
-        return None
-    return out
-
-
-def structure_of(design: Design) -> tuple[str, list[np.ndarray]]:
-    """``("nested", parent maps)`` when every term is nested in the next, else ``("dense", [])``.
-
-    Examples
-    --------
-    >>> import bayesmixed as bm
-    >>> m = bm.MixedModel("strength ~ 1 + (1 | batch/cask)", bm.datasets.load("Pastes"))
-    >>> structure_of(m.design)[0]
-    'nested'
-    """
-    terms = design.terms
-    maps = []
-    for s in range(len(terms) - 1):
-        pm_ = _parent_map(terms[s].codes, terms[s + 1].codes, terms[s].m)
-        if pm_ is None:
-            return "dense", []
-        maps.append(pm_)
-    return "nested", maps
-
-
-def _chol(A: np.ndarray) -> np.ndarray:
-    """Batched Cholesky of (m, k, k); closed forms for k ≤ 2 (the common case)."""
-    k = A.shape[-1]
-    if k == 1:
-        return np.sqrt(A)
-    if k == 2:
-        L = np.zeros_like(A)
-        l00 = np.sqrt(A[:, 0, 0])
-        l10 = A[:, 1, 0] / l00
-        L[:, 0, 0] = l00
-        L[:, 1, 0] = l10
-        L[:, 1, 1] = np.sqrt(A[:, 1, 1] - l10 * l10)
-        return L
-    return np.linalg.cholesky(A)
-
-
-def _tri_inv(L: np.ndarray) -> np.ndarray:
-    """Inverses of a stack of lower-triangular blocks."""
-    k = L.shape[-1]
-    if k == 1:
-        return 1.0 / L
-    if k == 2:
-        Li = np.zeros_like(L)
-        Li[:, 0, 0] = 1.0 / L[:, 0, 0]
-        Li[:, 1, 1] = 1.0 / L[:, 1, 1]
-        Li[:, 1, 0] = -L[:, 1, 0] * Li[:, 0, 0] * Li[:, 1, 1]
-        return Li
-    return np.linalg.inv(L)
-
-
-def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Batched matrix-vector product (m, a, b) @ (m, b) → (m, a)."""
-    return np.einsum("jab,jb->ja", M, v)
-
-
-def _mtv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Batched transposed product (m, a, b)' @ (m, a) → (m, b)."""
-    return np.einsum("jab,ja->jb", M, v)
-
-
-def _blocks(t, v: np.ndarray) -> np.ndarray:
-    """Per-level sums Σ_obs x_t[a] v[c], shape (m, k, ncol)."""
-    out = np.empty((t.m, t.k, v.shape[1]))
-    for a in range(t.k):
-        w = t.X[:, a][:, None] * v
-        for c in range(v.shape[1]):
-            out[:, a, c] = np.bincount(t.codes, weights=w[:, c], minlength=t.m)
-    return out
 
 
 @dataclass
@@ -137,7 +55,7 @@ class Factor:
     loglik: float = np.nan
 
 
-class MarginalModel:
+class MarginalModel(ConditionalDraws, SufficientStatistics):
     """Sufficient statistics and blocked algebra of the Gaussian marginal likelihood.
 
     Parameters
@@ -158,113 +76,6 @@ class MarginalModel:
     >>> print(f"{f.loglik:.2f}")  # = log N(y; 1527.5, 37.3² ZZ' + 49.5² I)
     -163.66
     """
-
-    def __init__(self, design: Design, X: np.ndarray, use_kernel: bool = True):
-        self.design = design
-        self.use_kernel = use_kernel
-        self.terms = design.terms
-        self.n = design.n
-        self.q = design.q
-        y = design.y
-        self.XtX = X.T @ X
-        self.Xty = X.T @ y
-        self.yty = float(y @ y)
-        self.structure, parents = structure_of(design)
-        self._X, self._y = X, y
-        self._one_factor = None  # see _one_factor_blocks
-        self.C = [_blocks(t, t.X) for t in self.terms]  # (m, k, k)
-        self.D = [_blocks(t, X) for t in self.terms]  # (m, k, p)
-        self.e = [_blocks(t, y[:, None])[:, :, 0] for t in self.terms]  # (m, k)
-        nt = len(self.terms)
-        self.anc: dict = {}
-        self.agg: dict = {}
-        self.G: dict = {}
-        if self.structure == "nested":
-            for s in range(nt):
-                idx = np.arange(self.terms[s].m)
-                for u in range(s + 1, nt):
-                    idx = parents[u - 1][idx]
-                    self.anc[(s, u)] = idx
-                    # segment-sum operator: levels of s → their ancestor in u
-                    self.agg[(s, u)] = sp.csr_matrix(
-                        (np.ones(len(idx)), (idx, np.arange(len(idx)))),
-                        shape=(self.terms[u].m, len(idx)),
-                    )
-                    self.G[(s, u)] = _blocks(self.terms[s], self.terms[u].X)  # (m_s, k_s, k_u)
-        else:
-            t1 = self.terms[0]
-            self.qr = sum(t.q for t in self.terms[1:])
-            for u in range(1, nt):
-                tu = self.terms[u]
-                self.G[(0, u)] = (t1.Z.T @ tu.Z).toarray().reshape(t1.m, t1.k, tu.m, tu.k)
-                for v in range(u, nt):
-                    tv = self.terms[v]
-                    self.G[(u, v)] = (tu.Z.T @ tv.Z).toarray().reshape(tu.m, tu.k, tv.m, tv.k)
-            self.offsets = np.concatenate([[0], np.cumsum([t.q for t in self.terms[1:]])])
-        self.kernel_args = self._pack() if self.terms else None
-
-    def _pack(self) -> tuple:
-        """The sufficient statistics in the flat layout of :mod:`._kernels` (see its docstring).
-
-        Levels of all terms stacked on the last axis, blocks padded to the largest k, so that
-        the compiled kernels take a fixed set of rectangular arrays whatever the terms.
-        """
-        terms = self.terms
-        nt = len(terms)
-        K = max(t.k for t in terms)
-        p = self.XtX.shape[0]
-        ks = np.array([t.k for t in terms], dtype=np.int64)
-        lo = np.concatenate([[0], np.cumsum([t.m for t in terms])]).astype(np.int64)
-        M = int(lo[-1])
-        C = np.zeros((K, K, M))
-        D = np.zeros((K, p, M))
-        e = np.zeros((K, M))
-        for i, t in enumerate(terms):
-            cols = slice(lo[i], lo[i + 1])
-            C[: t.k, : t.k, cols] = self.C[i].transpose(1, 2, 0)
-            D[: t.k, :, cols] = self.D[i].transpose(1, 2, 0)
-            e[: t.k, cols] = self.e[i].T
-        base = (ks, lo, C, D, e, self.XtX, self.Xty, self.yty, float(self.n))
-        if self.structure == "nested":
-            Gn = np.zeros((nt, K, K, M))
-            anc = np.zeros((nt, M), dtype=np.int64)
-            for s_ in range(nt):
-                cols = slice(lo[s_], lo[s_ + 1])
-                anc[s_, cols] = np.arange(lo[s_], lo[s_ + 1])
-                for u in range(s_ + 1, nt):
-                    anc[u, cols] = lo[u] + self.anc[(s_, u)]
-                    Gn[u, : terms[s_].k, : terms[u].k, cols] = self.G[(s_, u)].transpose(1, 2, 0)
-            return base + (Gn, anc)
-        t1 = terms[0]
-        qr = self.qr
-        G0r = np.concatenate(
-            [self.G[(0, u)].reshape(t1.m, t1.k, terms[u].q) for u in range(1, nt)], axis=2
-        )
-        Grr = np.zeros((qr, qr))
-        for u in range(1, nt):
-            su = slice(self.offsets[u - 1], self.offsets[u])
-            for v in range(u, nt):
-                sv = slice(self.offsets[v - 1], self.offsets[v])
-                blk = self.G[(u, v)].reshape(terms[u].q, terms[v].q)
-                Grr[su, sv] = blk
-                Grr[sv, su] = blk.T
-        # per column of the stacked later terms: its term, global level and coefficient
-        rt = np.concatenate([np.full(terms[u].q, u) for u in range(1, nt)]).astype(np.int64)
-        rl = np.concatenate(
-            [np.repeat(np.arange(lo[u], lo[u + 1]), terms[u].k) for u in range(1, nt)]
-        ).astype(np.int64)
-        rc = np.concatenate([np.tile(np.arange(terms[u].k), terms[u].m) for u in range(1, nt)])
-        G0r = np.ascontiguousarray(G0r.transpose(1, 0, 2))  # (k0, m0, qr)
-        return base + (G0r, Grr, rt, rl, rc.astype(np.int64))
-
-    def pack_L(self, Ls) -> np.ndarray:
-        """Per-term Cholesky factors as one zero-padded (nt, K, K) array."""
-        K = self.kernel_args[2].shape[0]
-        Lp = np.zeros((len(self.terms), K, K))
-        for i, L in enumerate(Ls):
-            k = L.shape[-1]
-            Lp[i, :k, :k] = L
-        return Lp
 
     # ------------------------------------------------------------------ factorization
     def factor(self, beta: np.ndarray, sigma: float, Ls: list[np.ndarray]) -> Factor:
@@ -293,9 +104,9 @@ class MarginalModel:
         logdet = 0.0
         wsq = 0.0
         for s in range(nt):
-            L = _chol(A[s])
-            Li = _tri_inv(L)
-            ws = _mv(Li, c[s])
+            L = chol(A[s])
+            Li = tri_inv(L)
+            ws = mv(Li, c[s])
             Lf.append(L)
             Linv.append(Li)
             w.append(ws)
@@ -310,7 +121,7 @@ class MarginalModel:
                 A[u] -= (agg @ np.einsum("jab,jac->jbc", Fu, Fu).reshape(terms[s].m, -1)).reshape(
                     terms[u].m, ku, ku
                 )
-                c[u] -= agg @ _mtv(Fu, ws)
+                c[u] -= agg @ mtv(Fu, ws)
                 for v in range(u + 1, nt):
                     Fv = F[(s, v)]
                     kv = terms[v].k
@@ -325,9 +136,9 @@ class MarginalModel:
         terms = self.terms
         t1 = terms[0]
         rest = range(1, len(terms))
-        L1 = _chol(A[0])
-        L1i = _tri_inv(L1)
-        w1 = _mv(L1i, c[0])
+        L1 = chol(A[0])
+        L1i = tri_inv(L1)
+        w1 = mv(L1i, c[0])
         logdet = 2.0 * np.sum(np.log(np.diagonal(L1, axis1=1, axis2=2)))
         wsq = float(np.sum(w1 * w1))
         A1r = np.concatenate(
@@ -357,7 +168,7 @@ class MarginalModel:
         S = Arr + np.eye(qr) - Ff.T @ Ff
         cr = np.concatenate([c[u].ravel() for u in rest]) - Ff.T @ w1.ravel()
         Ls = np.linalg.cholesky(S)
-        w2 = _fwd(Ls, cr)
+        w2 = fwd(Ls, cr)
         logdet += 2.0 * np.sum(np.log(np.diag(Ls)))
         wsq += float(w2 @ w2)
         return Factor(
@@ -385,12 +196,12 @@ class MarginalModel:
             for s in reversed(range(nt)):
                 rhs = w[s].copy()
                 for v in range(s + 1, nt):
-                    rhs -= _mv(f.F[(s, v)], u[v][self.anc[(s, v)]])
-                u[s] = _mtv(f.Linv[s], rhs)
+                    rhs -= mv(f.F[(s, v)], u[v][self.anc[(s, v)]])
+                u[s] = mtv(f.Linv[s], rhs)
             return u
-        ur = _bwd(f.Ls, w[1])
+        ur = bwd(f.Ls, w[1])
         rhs = w[0] - np.einsum("jar,r->ja", f.F["1r"], ur)
-        u1 = _mtv(f.Linv[0], rhs)
+        u1 = mtv(f.Linv[0], rhs)
         out = [u1]
         for i, t in enumerate(terms[1:], start=1):
             out.append(ur[self.offsets[i - 1] : self.offsets[i]].reshape(t.m, t.k))
@@ -427,7 +238,7 @@ class MarginalModel:
             return Zd
         # crossed: Z_rr = S^{-1}; Z_11 = (L1L1')^{-1} + H' S^{-1} H with H_j = F_j' L1_j^{-1}
         t1 = terms[0]
-        Sinv = _chol_inverse(f.Ls)
+        Sinv = chol_inverse(f.Ls)
         Li = f.Linv[0]
         H = np.einsum("jar,jab->jrb", f.F["1r"], Li)  # (m1, qr, k1)
         Z1 = np.einsum("jba,jbc->jac", Li, Li) + np.einsum("jra,rs,jsb->jab", H, Sinv, H)
@@ -515,162 +326,3 @@ class MarginalModel:
             for v in range(u + 1, nt):
                 total += float(np.einsum("ja,jaib,ib->", bhat[u], self.G[(u, v)], bhat[v]))
         return total
-
-    # ------------------------------------------------------------------ conditional draws
-    def draw_b(self, beta, sigma, Ls, rng: np.random.Generator) -> list[np.ndarray]:
-        """One exact draw of b from p(b | y, β, σ, Σ).
-
-        u | y ~ N(A⁻¹c, σ²A⁻¹) (lme4's spherical effects), so u = L_A^{-T}(w + σε) and b = Λu.
-        """
-        if self.use_kernel and self.kernel_args is not None:
-            many = self.draw_b_many(
-                np.asarray(beta, dtype=float)[None], np.array([sigma], dtype=float),
-                [np.asarray(L, dtype=float)[None] for L in Ls], rng,
-            )  # fmt: skip
-            return [b[0] for b in many]
-        f = self.factor(beta, sigma, Ls)
-        w = [wi + sigma * rng.standard_normal(wi.shape) for wi in f.w]
-        u = self.solve_u(f, w)
-        return [ui @ Ti.T for ui, Ti in zip(u, f.T, strict=True)]
-
-    def draw_b_many(self, betas, sigmas, Ls, rng: np.random.Generator) -> list[np.ndarray]:
-        """One exact draw of b | y per row of the parameter arrays, in one compiled call.
-
-        Parameters
-        ----------
-        betas : ndarray (S, p)
-        sigmas : ndarray (S,)
-        Ls : list of ndarray (S, k_t, k_t)
-            Per-term covariance Cholesky factors.
-        rng : numpy.random.Generator
-            Consumed exactly as S successive :meth:`draw_b` calls would consume it.
-
-        Returns
-        -------
-        list of ndarray (S, m_t, k_t)
-        """
-        from ._kernels import dense_draw_b, nested_draw_b
-
-        sigmas = np.ascontiguousarray(sigmas, dtype=float).reshape(-1)
-        S = sigmas.shape[0]
-        betas = np.ascontiguousarray(betas, dtype=float).reshape(S, -1)
-        if not (self.use_kernel and self.kernel_args is not None):
-            draws = [self.draw_b(betas[i], sigmas[i], [L[i] for L in Ls], rng) for i in range(S)]
-            return [np.stack([d[ti] for d in draws]) for ti in range(len(self.terms))]
-        blocks = self._one_factor_blocks()
-        if blocks is not False:
-            # one grouping factor: plain batched NumPy is as fast here and spares the first
-            # run the compile of the general kernel (about 15 s)
-            eps = rng.standard_normal((S, self.q))
-            return self._draw_b_one_factor(betas, sigmas, Ls, eps, blocks)
-        args = self.kernel_args
-        K = args[2].shape[0]
-        Lp = np.zeros((S, len(self.terms), K, K))
-        for i, L in enumerate(Ls):
-            k = L.shape[-1]
-            Lp[:, i, :k, :k] = L
-        eps = rng.standard_normal((S, self.q))
-        kern = nested_draw_b if self.structure == "nested" else dense_draw_b
-        b = kern(betas, sigmas, Lp, eps, *args)
-        lo = args[1]
-        return [
-            np.ascontiguousarray(b[:, : t.k, lo[i] : lo[i + 1]].transpose(0, 2, 1))
-            for i, t in enumerate(self.terms)
-        ]
-
-    def _one_factor_blocks(self):
-        """Per-level C, D, e of all terms taken as one term, when every term has the same
-        grouping factor (``(x || g)``, ``(1 | g) + (0 + x | g)``; or a single term)."""
-        if self._one_factor is None:
-            t0 = self.terms[0]
-            if not all(t.m == t0.m and np.array_equal(t.codes, t0.codes) for t in self.terms):
-                self._one_factor = False
-            else:
-                Xr = np.hstack([t.X for t in self.terms])
-                fake = _Levels(m=t0.m, k=Xr.shape[1], X=Xr, codes=t0.codes)
-                self._one_factor = (
-                    _blocks(fake, Xr),
-                    _blocks(fake, self._X),
-                    _blocks(fake, self._y[:, None])[:, :, 0],
-                )
-        return self._one_factor
-
-    def _draw_b_one_factor(self, betas, sigmas, Ls, eps, blocks) -> list[np.ndarray]:
-        """b | y draws when all terms share one grouping factor: per level the random effects
-        of all terms form one block, with a block-diagonal relative factor; batched NumPy
-        with the kernels' algebra and ε order (term, level, coefficient), so the draws are
-        the same numbers the compiled ``nested_draw_b`` gives."""
-        C, D, e = blocks
-        m = self.terms[0].m
-        ks = [t.k for t in self.terms]
-        K = sum(ks)
-        S = betas.shape[0]
-        offs = np.concatenate([[0], np.cumsum(ks)])
-        T = np.zeros((S, K, K))
-        E = np.empty((S, m, K))
-        q0 = 0
-        for ti, k in enumerate(ks):
-            a, b = offs[ti], offs[ti + 1]
-            T[:, a:b, a:b] = np.asarray(Ls[ti], dtype=float) / sigmas[:, None, None]
-            E[:, :, a:b] = eps[:, q0 : q0 + m * k].reshape(S, m, k)
-            q0 += m * k
-        out = _draw_levels(betas, sigmas, T, C, D, e, E)
-        return [np.ascontiguousarray(out[:, :, offs[i] : offs[i + 1]]) for i in range(len(ks))]
-
-
-@dataclass
-class _Levels:
-    """The fields of a random-effects term that :func:`_blocks` reads."""
-
-    m: int
-    k: int
-    X: np.ndarray
-    codes: np.ndarray
-
-
-def _draw_levels(betas, sigmas, T, C, D, e, E, chunk: int = 256) -> np.ndarray:
-    """Per level A = I + T'CT, c = T'(e − Dβ), u = L_A^{-T}(L_A^{-1}c + σε), b = Tu, for each
-    draw (T the relative factor L/σ, block-diagonal over terms); nan where A is not
-    positive definite."""
-    S, m, K = E.shape
-    out = np.empty((S, m, K))
-    eye = np.eye(K)
-    for s0 in range(0, S, chunk):
-        sl = slice(s0, min(S, s0 + chunk))
-        Ts = T[sl]
-        g = e[None] - np.einsum("jap,sp->sja", D, betas[sl])
-        c = np.einsum("sra,sjr->sja", Ts, g)
-        A = np.einsum("sra,jrd,sdb->sjab", Ts, C, Ts) + eye
-        try:
-            La = np.linalg.cholesky(A)
-        except np.linalg.LinAlgError:
-            if sl.stop - sl.start == 1:
-                out[sl] = np.nan
-            else:  # rare: redo the chunk draw by draw to find the failing ones
-                for i in range(sl.start, sl.stop):
-                    r = slice(i, i + 1)
-                    out[r] = _draw_levels(betas[r], sigmas[r], T[r], C, D, e, E[r], 1)
-            continue
-        w = np.linalg.solve(La, c[..., None])[..., 0]
-        w += sigmas[sl, None, None] * E[sl]
-        u = np.linalg.solve(np.swapaxes(La, -1, -2), w[..., None])[..., 0]
-        out[sl] = np.einsum("sab,sjb->sja", Ts, u)
-    return out
-
-
-def _fwd(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(L, b, lower=True, check_finite=False)
-
-
-def _bwd(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(L, b, lower=True, trans="T", check_finite=False)
-
-
-def _chol_inverse(L: np.ndarray) -> np.ndarray:
-    from scipy.linalg import cho_solve
-
-    return cho_solve((L, True), np.eye(L.shape[0]), check_finite=False)
