@@ -38,6 +38,7 @@ import pandas as pd
 
 from ..errors import ArgumentError
 from .draws import as_components, check_ci
+from .predictor import linear_predictor, term_contribution
 
 __all__ = ["shrinkage", "pooling_weight", "SHRINKAGE_COLUMNS"]
 
@@ -82,11 +83,6 @@ def pooling_weight(n: np.ndarray | float, tau00: float, sigma2: float) -> np.nda
     return float(out) if out.ndim == 0 else out
 
 
-def _term_contribution(t, b: np.ndarray) -> np.ndarray:
-    """Z_t b_t for a block of draws: (S, n)."""
-    return np.einsum("nk,snk->sn", t.X, b[:, t.codes, :])
-
-
 def _solve_no_pooling(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """G_j⁻¹ rhs_j for every cluster and draw; NaN where G_j is (numerically) singular."""
     m, k, _ = G.shape
@@ -102,8 +98,9 @@ def _solve_no_pooling(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _one_chunk(design, beta, sigma, cov, b):
     """Per-term (weight, d, b) arrays for a block of draws."""
     y, X = design.y, design.X
-    contrib = [_term_contribution(t, bt) for t, bt in zip(design.terms, b, strict=True)]
-    resid = y[None, :] - beta @ X.T - np.sum(contrib, axis=0)
+    # Z_t b_t of every term, (S, n): each term's partial residual adds its own back
+    contrib = [term_contribution(t.codes, t.X, bt) for t, bt in zip(design.terms, b, strict=True)]
+    resid = y[None, :] - linear_predictor(X, beta) - np.sum(contrib, axis=0)
     s2 = sigma**2
     out = []
     for i, t in enumerate(design.terms):
