@@ -23,6 +23,7 @@ import xarray as xr
 
 from ..design.build import Design
 from ..results.components import Components
+from ..results.predictor import linear_predictor, training_matrices
 from .densities import prior_draws, prior_logp
 from .graph import GraphInfo, _cpc_betas
 from .marginal.likelihood import MarginalModel
@@ -146,9 +147,8 @@ def assemble(
     obs_coords = {"obs": np.arange(n)}
     groups["observed_data"] = xr.Dataset({"y": xr.DataArray(y, dims=("obs",), coords=obs_coords)})
     if C * D * n <= LOGLIK_CELLS:
-        mu = np.einsum("cdp,np->cdn", beta, design.X)
-        for t, b in zip(terms, bs, strict=True):
-            mu += np.einsum("na,cdna->cdn", t.X, b[:, :, t.codes, :])
+        X, blocks = training_matrices(design)
+        mu = linear_predictor(X, beta, blocks, bs)
         s = sigma[..., None]
         ll = -0.5 * ((y - mu) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)
         groups["log_likelihood"] = xr.Dataset(
@@ -227,7 +227,7 @@ def prior_groups(design, info, priors, rng, S) -> tuple[xr.Dataset, xr.Dataset]:
     if info.intercept is not None:
         beta[:, info.intercept] = beta_c[:, info.intercept] - beta_c @ info.xmeans
     sigma = prior_draws(priors.sigma, rng, S)
-    mu = beta @ design.X.T
+    bs = []
     data = {
         "beta": xr.DataArray(beta[None], dims=("chain", "draw", "fixed")),
         "sigma": xr.DataArray(sigma[None], dims=("chain", "draw")),
@@ -255,7 +255,9 @@ def prior_groups(design, info, priors, rng, S) -> tuple[xr.Dataset, xr.Dataset]:
         b = np.einsum("sal,sjl->sja", L, rng.standard_normal((S, t.m, t.k)))
         data[f"sd_{t.name}"] = xr.DataArray(sd[None], dims=("chain", "draw", cdim))
         data[f"b_{t.name}"] = xr.DataArray(b[None], dims=("chain", "draw", ldim, cdim))
-        mu = mu + np.einsum("na,sna->sn", t.X, b[:, t.codes, :])
+        bs.append(b)
+    X, blocks = training_matrices(design)
+    mu = linear_predictor(X, beta, blocks, bs)
     yrep = mu + sigma[:, None] * rng.standard_normal(mu.shape)
     prior = xr.Dataset(data, coords=coords)
     pp = xr.Dataset(

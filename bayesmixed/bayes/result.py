@@ -12,7 +12,9 @@ import xarray as xr
 
 from ..design.build import Design
 from ..errors import ArgumentError, SamplingWarning
-from ..results.components import RANEF_COLUMNS, TIDY_COLUMNS, Components, ran_par_labels
+from ..results.components import Components, ran_pars_values
+from ..results.fit import Fit
+from ..results.frames import check_effects, ranef_frame, tidy_frame
 from .graph import GraphInfo
 from .priors import PriorSet
 
@@ -28,7 +30,7 @@ def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
-class BayesFit:
+class BayesFit(Fit):
     """Posterior of a linear mixed model sampled with NUTS.
 
     Create one with :meth:`bayesmixed.MixedModel.sample`.
@@ -78,24 +80,18 @@ class BayesFit:
 
     # ------------------------------------------------------------------ parameter draws
     def _param_draws(self) -> tuple[list[dict], np.ndarray]:
-        """Rows (effect, group, term) and their draws, shape (chain, draw, n_params)."""
-        post = self.idata.posterior
-        rows: list[dict] = []
-        cols: list[np.ndarray] = []
-        for j, name in enumerate(self.design.xnames):
-            rows.append({"effect": "fixed", "group": None, "term": name})
-            cols.append(post["beta"].values[:, :, j])
-        for rp in ran_par_labels(self.design):
+        """Rows (effect, group, term) and their draws, shape (chain, draw, n_params).
+
+        γ and the ``ran_pars`` (SDs and correlations from the covariance draws) come from
+        :meth:`components`, as the REML fit's do.
+        """
+        comp = self.components_
+        rows = [{"effect": "fixed", "group": None, "term": name} for name in self.design.xnames]
+        cols = [np.asarray(comp.beta, float)[:, j] for j in range(self.design.p)]
+        for rp, v in ran_pars_values(comp).items():
             rows.append({"effect": "ran_pars", "group": rp.group, "term": rp.term})
-            if rp.term_index < 0:
-                cols.append(post["sigma"].values)
-                continue
-            t = self.design.terms[rp.term_index]
-            if rp.kind == "sd":
-                cols.append(post[f"sd_{t.name}"].values[:, :, rp.i])
-            else:
-                cols.append(post[f"cor_{t.name}"].values[:, :, rp.i, rp.j])
-        return rows, np.stack(cols, axis=-1)
+            cols.append(v)
+        return rows, np.stack(cols, axis=-1).reshape(self.nchains, self.ndraws, -1)
 
     @cached_property
     def _diagnostics(self) -> pd.DataFrame:
@@ -144,39 +140,26 @@ class BayesFit:
         >>> post.tidy()["term"].tolist()
         ['(Intercept)', 'sd__(Intercept)', 'sd__Observation']
         """
-        if effects not in ("all", "fixed", "ran_pars"):
-            raise ArgumentError(f"effects must be 'all', 'fixed' or 'ran_pars', got {effects!r}")
+        check_effects(effects)
         if not 0 < interval < 1:
             raise ArgumentError(f"interval must be between 0 and 1, got {interval!r}")
-        rows, draws = self._param_draws()
+        _, draws = self._param_draws()
         flat = draws.reshape(-1, draws.shape[-1])
         lo, hi = _interval(flat, interval)
-        df = pd.DataFrame(rows)
-        df["estimate"] = flat.mean(axis=0)
-        df["std_error"] = flat.std(axis=0, ddof=1)
-        df["statistic"] = np.nan
-        df["df"] = np.nan
-        df["p_value"] = np.nan
-        df["conf_low"] = lo
-        df["conf_high"] = hi
         diag = self._diagnostics
-        df["rhat"] = diag["rhat"].to_numpy()
-        df["ess_bulk"] = diag["ess_bulk"].to_numpy()
-        df["ess_tail"] = diag["ess_tail"].to_numpy()
-        if effects != "all":
-            df = df[df["effect"] == effects].reset_index(drop=True)
-        # as in the REML table: fixed effects have no group (None, not NaN)
-        df["group"] = df["group"].astype(object).where(df["group"].notna(), None)
-        cols = TIDY_COLUMNS + ["conf_low", "conf_high", "rhat", "ess_bulk", "ess_tail"]
-        return df[cols]
-
-    def fixef(self) -> pd.Series:
-        """Posterior means of the fixed effects."""
-        return pd.Series(
-            self.idata.posterior["beta"].values.reshape(-1, self.design.p).mean(axis=0),
-            index=self.design.xnames,
-            name="estimate",
-        )
+        cols = {
+            "estimate": flat.mean(axis=0),
+            "std_error": flat.std(axis=0, ddof=1),
+            "conf_low": lo,
+            "conf_high": hi,
+            "rhat": diag["rhat"].to_numpy(),
+            "ess_bulk": diag["ess_bulk"].to_numpy(),
+            "ess_tail": diag["ess_tail"].to_numpy(),
+        }
+        p = self.design.p
+        fixed = {k: v[:p] for k, v in cols.items()} if effects in ("all", "fixed") else None
+        ran = {k: v[p:] for k, v in cols.items()} if effects in ("all", "ran_pars") else None
+        return tidy_frame(self.design, fixed, ran)
 
     @cached_property
     def _loo(self):
@@ -218,28 +201,15 @@ class BayesFit:
 
         Columns group, level, term, estimate, std_error, conf_low, conf_high.
         """
-        parts = []
-        for t, b in zip(self.design.terms, self.components_.b, strict=True):
-            lo, hi = _interval(b, interval)
-            mean = b.mean(axis=0)
-            sd = b.std(axis=0, ddof=1)
-            for i, cname in enumerate(t.cnames):
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "group": t.group,
-                            "level": t.levels,
-                            "term": cname,
-                            "estimate": mean[:, i],
-                            "std_error": sd[:, i],
-                            "conf_low": lo[:, i],
-                            "conf_high": hi[:, i],
-                        }
-                    )
-                )
-        if not parts:
-            return pd.DataFrame(columns=RANEF_COLUMNS + ["conf_low", "conf_high"])
-        return pd.concat(parts, ignore_index=True)
+        bs = self.components_.b
+        ints = [_interval(b, interval) for b in bs]
+        return ranef_frame(
+            self.design,
+            [b.mean(axis=0) for b in bs],
+            [b.std(axis=0, ddof=1) for b in bs],
+            conf_low=[lo for lo, _ in ints],
+            conf_high=[hi for _, hi in ints],
+        )
 
     def prior_summary(self) -> pd.DataFrame:
         """The prior of every parameter and where it came from (default / class / user)."""
@@ -283,25 +253,6 @@ class BayesFit:
                 warnings.warn(m, SamplingWarning, stacklevel=3)
         return msgs
 
-    # ------------------------------------------------------------------ primer quantities
-    def icc(self, **kwargs):
-        """Posterior of the intraclass correlations (see :func:`bayesmixed.variance.icc`)."""
-        from ..results.variance import icc
-
-        return icc(self, **kwargs)
-
-    def r2(self, **kwargs):
-        """Posterior of marginal and conditional R² (see :func:`bayesmixed.variance.r2`)."""
-        from ..results.variance import r2
-
-        return r2(self, **kwargs)
-
-    def shrinkage(self, **kwargs):
-        """Partial-pooling table (see :func:`bayesmixed.variance.shrinkage`)."""
-        from ..results.pooling import shrinkage
-
-        return shrinkage(self, **kwargs)
-
     # ------------------------------------------------------------------ predictions
     def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, summary: bool = True):
         """Posterior of the expected response μ (not including residual noise).
@@ -309,19 +260,10 @@ class BayesFit:
         Returns the posterior mean per row (``summary=True``) or all draws (S × rows).
         Levels unseen in the data contribute zero (population level), as for the REML fit.
         """
-        comp = self.components_
-        if newdata is None:
-            Xn = self.design.X
-            blocks = [(t.codes, t.X) for t in self.design.terms] if re else []
-        else:
-            Xn, blocks = self.design.new_matrices(newdata, re=re)
-        mu = comp.beta @ Xn.T
-        for (codes, Xt), b in zip(blocks, comp.b, strict=False):
-            seen = codes >= 0
-            contrib = np.zeros((mu.shape[0], len(codes)))
-            contrib[:, seen] = np.einsum("na,sna->sn", Xt[seen], b[:, codes[seen], :])
-            mu = mu + contrib
-        return mu.mean(axis=0) if summary else mu
+        if summary:
+            # μ is linear in (β, b): its posterior mean is μ at the posterior means
+            return super().predict(newdata, re=re)
+        return self._predict_draws(newdata, re=re)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:

@@ -12,7 +12,8 @@ Tables follow broom: ``tidy()`` (``tidy.lm``), ``glance()`` (``glance.lm``) and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -22,7 +23,10 @@ from scipy import stats
 
 from ..design.build import Design
 from ..errors import ArgumentError
-from ..results.components import TIDY_COLUMNS, Components
+from ..results.components import Components
+from ..results.fit import Fit
+from ..results.frames import tidy_frame
+from ..results.predictor import linear_predictor, prediction_matrices
 
 __all__ = ["OLSFit", "fit_ols"]
 
@@ -68,11 +72,28 @@ def fit_ols(design: Design) -> OLSFit:
     effects = Q.T @ y
     beta = sla.solve_triangular(R, effects, lower=False)
     fitted = Q @ effects
-    return OLSFit(design=design, beta=beta, R=R, effects=effects, fitted_values=fitted)
+    return OLSFit(
+        design=design,
+        beta=beta,
+        R=R,
+        effects=effects,
+        fitted_values=fitted,
+        refitter=_refit_ols,
+    )
+
+
+def _refit_ols(design: Design, reml: bool = False) -> OLSFit:
+    """This engine's refitter (``reml`` is moot: least squares is ML for β)."""
+    if design.terms:
+        raise ArgumentError(
+            "a least-squares fit cannot refit a model with random terms here: fit it with "
+            "MixedModel(formula, data).fit_reml()"
+        )
+    return fit_ols(design)
 
 
 @dataclass(repr=False)
-class OLSFit:
+class OLSFit(Fit):
     """A linear model fitted by ordinary least squares (what ``lm`` returns in R).
 
     Use :meth:`bayesmixed.MixedModel.fit_reml` on a formula without random terms, or
@@ -88,7 +109,9 @@ class OLSFit:
     effects : ndarray
         The first p elements of Q'y.
     fitted_values : ndarray
-        X β̂.
+        X β̂, as ``lm.fit`` computes it (Q Q'y).
+    refitter : callable, optional
+        ``(design, reml=) -> fit`` for :meth:`refit` (injected by whoever made the fit).
     """
 
     design: Design
@@ -96,15 +119,11 @@ class OLSFit:
     R: np.ndarray
     effects: np.ndarray
     fitted_values: np.ndarray
+    refitter: Callable | None = field(default=None, repr=False, compare=False)
 
     reml = False
 
     # ------------------------------------------------------------------ sizes and scale
-    @property
-    def n(self) -> int:
-        """Number of observations."""
-        return self.design.n
-
     @property
     def p(self) -> int:
         """Number of estimated coefficients (the rank of X)."""
@@ -118,7 +137,7 @@ class OLSFit:
     @cached_property
     def rss(self) -> float:
         """Residual sum of squares (R's ``deviance(lm)``)."""
-        r = self.residuals()
+        r = self.design.y - self.fitted_values
         return float(r @ r)
 
     @property
@@ -137,21 +156,7 @@ class OLSFit:
         n = self.n
         return float(-0.5 * n * (np.log(2 * np.pi) + 1.0 - np.log(n) + np.log(self.rss)))
 
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion."""
-        return -2.0 * self.loglik + 2.0 * self.nparams
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return -2.0 * self.loglik + np.log(self.n) * self.nparams
-
     # ------------------------------------------------------------------ estimates
-    def fixef(self) -> pd.Series:
-        """Coefficient estimates, named as R names them."""
-        return pd.Series(self.beta, index=self.design.xnames, name="estimate")
-
     @cached_property
     def _Rinv(self) -> np.ndarray:
         return sla.solve_triangular(self.R, np.eye(self.p), lower=False)
@@ -160,14 +165,6 @@ class OLSFit:
         """Covariance matrix of the coefficients, σ̂² (X'X)⁻¹ = σ̂² R⁻¹R⁻ᵀ."""
         V = self.sigma**2 * (self._Rinv @ self._Rinv.T)
         return pd.DataFrame(V, index=self.design.xnames, columns=self.design.xnames)
-
-    def fitted(self) -> np.ndarray:
-        """Fitted values X β̂."""
-        return self.fitted_values.copy()
-
-    def residuals(self) -> np.ndarray:
-        """Response minus fitted values."""
-        return self.design.y - self.fitted_values
 
     def predict(
         self,
@@ -198,11 +195,8 @@ class OLSFit:
         >>> fit.predict(pd.DataFrame({"Days": [0, 9]})).round(2).tolist()
         [251.41, 345.61]
         """
-        if newdata is None:
-            Xn = self.design.X
-        else:
-            Xn, _ = self.design.new_matrices(newdata, re=False)
-        pred = Xn @ self.beta
+        Xn, _ = prediction_matrices(self.design, newdata, re=False)
+        pred = linear_predictor(Xn, self.beta)
         if not se_fit:
             return pred
         se = self.sigma * np.sqrt(np.sum((Xn @ self._Rinv) ** 2, axis=1))
@@ -249,23 +243,18 @@ class OLSFit:
         tval = self.beta / se
         rdf = self.df_residual
         pval = 2.0 * stats.t.sf(np.abs(tval), rdf)
-        out = pd.DataFrame(
-            {
-                "effect": "fixed",
-                "group": None,
-                "term": self.design.xnames,
-                "estimate": self.beta,
-                "std_error": se,
-                "statistic": tval,
-                "df": float(rdf),
-                "p_value": pval,
-            }
-        )[TIDY_COLUMNS]
+        fixed = {
+            "estimate": self.beta,
+            "std_error": se,
+            "statistic": tval,
+            "df": float(rdf),
+            "p_value": pval,
+        }
         if conf_int:
             q = stats.t.ppf(0.5 + conf_level / 2.0, rdf)
-            out["conf_low"] = self.beta - q * se
-            out["conf_high"] = self.beta + q * se
-        return out
+            fixed["conf_low"] = self.beta - q * se
+            fixed["conf_high"] = self.beta + q * se
+        return tidy_frame(self.design, fixed)
 
     @cached_property
     def _fstat(self) -> tuple[float, float, float, float, float] | None:

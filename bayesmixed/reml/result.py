@@ -1,4 +1,10 @@
-"""The REML/ML result: lme4's ``mkMerMod`` step — estimates, inference and tables at θ̂."""
+"""The REML/ML result: lme4's ``mkMerMod`` step — estimates and tables at θ̂.
+
+The tests of the fixed and random effects (Satterthwaite, Kenward–Roger, ``contest``,
+``anova``, ``ranova``) are in :mod:`bayesmixed.reml.hypothesis_tests`; fitted values,
+predictions, ICC, R², shrinkage, AIC/BIC and refits come from the results layer's
+:class:`~bayesmixed.results.fit.Fit`.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +17,17 @@ import pandas as pd
 from scipy import stats
 
 from ..design.build import Design
-from ..errors import ArgumentError
-from ..results.components import (
-    RANEF_COLUMNS,
-    TIDY_COLUMNS,
-    Components,
-    cov_to_sd_cor,
-    ran_pars_values,
-)
+from ..results.components import Components, cov_to_sd_cor, ran_pars_values
+from ..results.fit import Fit
+from ..results.frames import check_effects, ranef_frame, tidy_frame
 from .deviance import PLSFactor, ProfiledDeviance
-from .inference.satterthwaite import Satterthwaite
+from .hypothesis_tests import HypothesisTests
 
 __all__ = ["REMLFit"]
 
 
 @dataclass
-class REMLFit:
+class REMLFit(HypothesisTests, Fit):
     """A linear mixed model fitted by REML or ML (the reference, "lme4 answer").
 
     Use :meth:`bayesmixed.MixedModel.fit_reml` to create one.
@@ -39,8 +40,9 @@ class REMLFit:
     optinfo: dict = field(default_factory=dict)
     singular_tol: float = 1e-4
     blas_threads: int | None = 1
-    # the engine's fit function (design, reml=) -> REMLFit, for refits (ranova, ML refits);
-    # injected by the optimizer so that the result never imports it
+    # the engine's fit function (design, reml=) -> fit, for refits (ranova, ML refits,
+    # reduced models); injected by the optimizer or the model layer so that the result
+    # never imports them
     refitter: Callable | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ core solution
@@ -53,11 +55,6 @@ class REMLFit:
     def _solution(self):
         with self.deviance_fn.blas_limit(self.blas_threads):
             return self.deviance_fn.solve(self._factor)
-
-    @property
-    def n(self) -> int:
-        """Number of observations."""
-        return self.design.n
 
     @property
     def criterion(self) -> float:
@@ -74,10 +71,6 @@ class REMLFit:
     def beta(self) -> np.ndarray:
         """Fixed-effect estimates γ̂ (array, in ``design.xnames`` order)."""
         return self._solution[0]
-
-    def fixef(self) -> pd.Series:
-        """Fixed-effect estimates, named as R names them."""
-        return pd.Series(self.beta, index=self.design.xnames, name="estimate")
 
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effect estimates, σ̂² (R_X'R_X)⁻¹."""
@@ -159,136 +152,6 @@ class REMLFit:
         """Log-likelihood (REML log-likelihood for REML fits), as lme4's ``logLik``."""
         return -0.5 * self.criterion
 
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion."""
-        return -2.0 * self.loglik + 2.0 * self.nparams
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return -2.0 * self.loglik + np.log(self.n) * self.nparams
-
-    # ------------------------------------------------------------------ inference
-    @cached_property
-    def satterthwaite(self) -> Satterthwaite:
-        """lmerTest's Satterthwaite machinery (computed on first use)."""
-        with self.deviance_fn.blas_limit(self.blas_threads):
-            return self._satterthwaite()
-
-    def _satterthwaite(self) -> Satterthwaite:
-        return Satterthwaite.compute(
-            self.deviance_fn,
-            self.theta,
-            self.sigma,
-            self.reml,
-            self.beta,
-            self.vcov().to_numpy(),
-        )
-
-    @cached_property
-    def kenward_roger(self):
-        """Kenward–Roger adjusted covariance and tests (pbkrtest; computed on first use)."""
-        from .inference.kenward_roger import KenwardRoger
-
-        return KenwardRoger(self)
-
-    def _tester(self, ddf: str):
-        key = str(ddf).lower().replace("_", "-")
-        if key in ("satterthwaite", "s"):
-            return self.satterthwaite
-        if key in ("kenward-roger", "kr", "kenward-roger's"):
-            return self.kenward_roger
-        raise ArgumentError(
-            f"ddf={ddf!r} is not available: use 'Satterthwaite' (default) or 'Kenward-Roger'"
-        )
-
-    def contest(self, L, joint: bool = True, ddf: str = "Satterthwaite") -> pd.DataFrame:
-        """Test linear contrasts of the fixed effects, as lmerTest's ``contest``.
-
-        Parameters
-        ----------
-        L : array-like, shape (p,) or (r, p)
-            Contrast vector or matrix over ``fit.fixef()``.
-        joint : bool
-            For a matrix: one F test (True) or a t test per row (False).
-        ddf : {"Satterthwaite", "Kenward-Roger"}
-            Denominator df method. Kenward–Roger (REML fits only) also uses the adjusted
-            covariance of β̂ (pbkrtest's ``vcovAdj``) for the SE and F.
-
-        Examples
-        --------
-        >>> import bayesmixed as bm
-        >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
-        ...                     bm.datasets.load("sleepstudy")).fit_reml()
-        >>> print(f"{fit.contest([0, 1])['df'].iloc[0]:.3f}")
-        17.000
-        """
-        L = np.asarray(L, dtype=float)
-        p = self.design.p
-        if L.shape[-1] != p:
-            raise ArgumentError(f"contrast L must have {p} columns (one per fixed effect)")
-        s = self._tester(ddf)
-        if L.ndim == 1:
-            return pd.DataFrame([s.test_1d(L)])
-        if joint:
-            return pd.DataFrame([s.test_md(L)])
-        return pd.DataFrame([s.test_1d(row) for row in L])
-
-    def ranova(self) -> pd.DataFrame:
-        """Likelihood-ratio tests of the random-effect terms (lmerTest's ``ranova``).
-
-        See :func:`bayesmixed.reml.ranova.ranova`.
-
-        Examples
-        --------
-        >>> import bayesmixed as bm
-        >>> fit = bm.MixedModel("diameter ~ 1 + (1 | plate) + (1 | sample)",
-        ...                     bm.datasets.load("Penicillin")).fit_reml()
-        >>> fit.ranova()["term"].tolist()
-        ['<none>', '(1 | plate)', '(1 | sample)']
-        """
-        from .ranova import ranova
-
-        return ranova(self)
-
-    def anova(self, type: int | str = 3, ddf: str = "Satterthwaite") -> pd.DataFrame:
-        """F tests of the fixed-effect terms with Satterthwaite df, as lmerTest's ``anova(fit)``.
-
-        Parameters
-        ----------
-        type : {3, 1, "III", "I"}
-            Type III (default, as lmerTest; SAS's Goodnight hypotheses) or type I
-            (sequential). See :mod:`bayesmixed.reml.hypotheses`.
-        ddf : {"Satterthwaite", "Kenward-Roger"}
-            Denominator df method (lmerTest's ``ddf``); Kenward–Roger needs a REML fit.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per term: ``term``, ``sum_sq``, ``mean_sq``, ``num_df``, ``den_df``,
-            ``statistic`` (F), ``p_value`` (lmerTest's Sum Sq, Mean Sq, NumDF, DenDF,
-            F value, Pr(>F)). For a likelihood-ratio comparison of models use
-            :func:`bayesmixed.anova`.
-
-        Examples
-        --------
-        >>> import bayesmixed as bm
-        >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
-        ...                     bm.datasets.load("sleepstudy")).fit_reml()
-        >>> print(f"{fit.anova()['statistic'].iloc[0]:.3f}")
-        45.853
-        """
-        from .inference.hypotheses import anova_table
-
-        kinds = {3: 3, "3": 3, "III": 3, 1: 1, "1": 1, "I": 1}
-        if type not in kinds:
-            raise ArgumentError(
-                f"type={type!r} is not available: use 3 ('III', the default) or 1 ('I', sequential)"
-            )
-        self._tester(ddf)  # validate before the work
-        return anova_table(self, kinds[type], ddf=ddf)
-
     # ------------------------------------------------------------------ tables
     def tidy(
         self,
@@ -323,58 +186,28 @@ class REMLFit:
         >>> fit.tidy()["term"].tolist()
         ['(Intercept)', 'Days', 'sd__(Intercept)', 'cor__(Intercept).Days', 'sd__Days', 'sd__Observation']
         """
-        if effects not in ("all", "fixed", "ran_pars"):
-            raise ArgumentError(f"effects must be 'all', 'fixed' or 'ran_pars', got {effects!r}")
-        parts = []
+        check_effects(effects)
+        fixed = ran_pars = None
         if effects in ("all", "fixed"):
-            d = self.design
-            s = self._tester(ddf)
-            if s is self.satterthwaite:
-                se = np.sqrt(np.diag(self.vcov().to_numpy()))
-                df = np.array([s.df_1d(np.eye(d.p)[j]) for j in range(d.p)])
-            else:
-                rows = [s.test_1d(np.eye(d.p)[j]) for j in range(d.p)]
-                se = np.array([r["std_error"] for r in rows])
-                df = np.array([r["df"] for r in rows])
+            se, df = self._fixed_se_df(ddf)
             tval = self.beta / se
             with np.errstate(invalid="ignore"):
                 p = 2.0 * stats.t.sf(np.abs(tval), df)
-            fx = pd.DataFrame(
-                {
-                    "effect": "fixed",
-                    "group": None,
-                    "term": d.xnames,
-                    "estimate": self.beta,
-                    "std_error": se,
-                    "statistic": tval,
-                    "df": df,
-                    "p_value": p,
-                }
-            )
+            fixed = {
+                "estimate": self.beta,
+                "std_error": se,
+                "statistic": tval,
+                "df": df,
+                "p_value": p,
+            }
             if conf_int:
                 q = stats.t.ppf(0.5 + conf_level / 2, df)
-                fx["conf_low"] = self.beta - q * se
-                fx["conf_high"] = self.beta + q * se
-            parts.append(fx)
+                fixed["conf_low"] = self.beta - q * se
+                fixed["conf_high"] = self.beta + q * se
         if effects in ("all", "ran_pars"):
             vals = ran_pars_values(self.components())
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "effect": "ran_pars",
-                        "group": [rp.group for rp in vals],
-                        "term": [rp.term for rp in vals],
-                        "estimate": [float(v) for v in vals.values()],
-                        "std_error": np.nan,
-                        "statistic": np.nan,
-                        "df": np.nan,
-                        "p_value": np.nan,
-                    }
-                )
-            )
-        out = pd.concat(parts, ignore_index=True)
-        cols = TIDY_COLUMNS + [c for c in out.columns if c not in TIDY_COLUMNS]
-        return out[cols]
+            ran_pars = {"estimate": [float(v) for v in vals.values()]}
+        return tidy_frame(self.design, fixed, ran_pars)
 
     def glance(self) -> pd.DataFrame:
         """One-row model summary as broom.mixed's ``glance``.
@@ -410,23 +243,10 @@ class REMLFit:
         pandas.DataFrame
             Columns group, level, term, estimate, std_error (broom.mixed ``ran_vals``).
         """
-        parts = []
-        bs = self._solution[2]
-        cvs = self._condvar if condvar else [None] * len(bs)
-        for t, b, cv in zip(self.design.terms, bs, cvs, strict=True):
-            for i, cname in enumerate(t.cnames):
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "group": t.group,
-                            "level": t.levels,
-                            "term": cname,
-                            "estimate": b[:, i],
-                            "std_error": np.sqrt(cv[:, i, i]) if cv is not None else np.nan,
-                        }
-                    )
-                )
-        return pd.concat(parts, ignore_index=True)[RANEF_COLUMNS]
+        se = None
+        if condvar:
+            se = [np.sqrt(np.diagonal(cv, axis1=1, axis2=2)) for cv in self._condvar]
+        return ranef_frame(self.design, self._solution[2], se)
 
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients (fixed + random), as lme4's ``coef``: one frame per group."""
@@ -446,50 +266,6 @@ class REMLFit:
             out[g] = frame
         return out
 
-    # ------------------------------------------------------------------ predictions
-    def fitted(self) -> np.ndarray:
-        """Fitted values X β̂ + Z b̂."""
-        d = self.design
-        out = d.X @ self.beta
-        for t, b in zip(d.terms, self._solution[2], strict=True):
-            out = out + np.einsum("ij,ij->i", t.X, b[t.codes])
-        return out
-
-    def residuals(self) -> np.ndarray:
-        """Response minus fitted values."""
-        return self.design.y - self.fitted()
-
-    def predict(self, newdata: pd.DataFrame | None = None, re: bool = True) -> np.ndarray:
-        """Predictions; levels unseen in the fit are predicted at the population level.
-
-        Parameters
-        ----------
-        newdata : DataFrame, optional
-            Defaults to the fitting data.
-        re : bool
-            Include the random effects (``re.form=NULL``) or not (``re.form=NA``).
-
-        Examples
-        --------
-        >>> import bayesmixed as bm, pandas as pd
-        >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
-        ...                     bm.datasets.load("sleepstudy")).fit_reml()
-        >>> new = pd.DataFrame({"Days": [0, 5], "Subject": [308, 999]})
-        >>> fit.predict(new).round(1).tolist()
-        [253.7, 303.7]
-        """
-        if newdata is None:
-            return self.fitted() if re else self.design.X @ self.beta
-        Xn, blocks = self.design.new_matrices(newdata, re=re)
-        out = Xn @ self.beta
-        if re:
-            for (codes, Xt), b in zip(blocks, self._solution[2], strict=True):
-                seen = codes >= 0
-                contrib = np.zeros(len(codes))
-                contrib[seen] = np.einsum("ij,ij->i", Xt[seen], b[codes[seen]])
-                out = out + contrib
-        return out
-
     # ------------------------------------------------------------------ display
     def summary(self, correlation: bool | None = None, ddf: str = "Satterthwaite"):
         """Text summary in the layout of ``summary(lmer)`` (print it or show it in Jupyter).
@@ -506,21 +282,3 @@ class REMLFit:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
-
-    def icc(self, **kwargs):
-        """Intraclass correlations (see :func:`bayesmixed.variance.icc`)."""
-        from ..results.variance import icc
-
-        return icc(self, **kwargs)
-
-    def r2(self, **kwargs):
-        """Marginal and conditional R² (see :func:`bayesmixed.variance.r2`)."""
-        from ..results.variance import r2
-
-        return r2(self, **kwargs)
-
-    def shrinkage(self, **kwargs):
-        """Partial-pooling table (see :func:`bayesmixed.variance.shrinkage`)."""
-        from ..results.pooling import shrinkage
-
-        return shrinkage(self, **kwargs)

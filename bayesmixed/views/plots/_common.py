@@ -9,6 +9,7 @@ import numpy as np
 
 from ...errors import ArgumentError
 from ...results.draws import as_components
+from ...results.predictor import point_components, predict_components
 
 REML_COLOR = "#1f77b4"
 BAYES_COLOR = "#d62728"
@@ -61,14 +62,9 @@ def fitted_and_residuals(fit: object) -> tuple[np.ndarray, np.ndarray]:
             return np.asarray(fit.fitted(), float), np.asarray(fit.residuals(), float)
         except (NotImplementedError, TypeError):
             pass
-    comp = as_components(fit).as_draws()
-    d = comp.design
-    eta = d.X @ np.asarray(comp.beta, float).mean(axis=0)
-    if comp.b is not None:
-        for t, b in zip(d.terms, comp.b, strict=True):
-            bm_ = np.asarray(b, float).mean(axis=0)
-            eta = eta + np.einsum("ij,ij->i", t.X, bm_[t.codes])
-    return eta, d.y - eta
+    comp = point_components(as_components(fit))
+    eta = predict_components(comp)
+    return eta, comp.design.y - eta
 
 
 def pick_term(fit: object, group: str | None, what: str) -> str:
