@@ -8,7 +8,32 @@ from .design.build import Design, build_design
 from .errors import ArgumentError
 from .spec.formula import ModelSpec, parse_formula
 
-__all__ = ["MixedModel"]
+__all__ = ["MixedModel", "fit_design"]
+
+
+def fit_design(design: Design, reml: bool = True):
+    """Fit a design with the engine it needs: REML/ML with random terms, OLS without.
+
+    The refitter injected into the fits of :meth:`MixedModel.fit_reml`, so that a fit can
+    refit a reduced model that has lost its random terms.
+
+    Examples
+    --------
+    >>> import bayesmixed as bm
+    >>> m = bm.MixedModel("Reaction ~ Days", bm.datasets.load("sleepstudy"))
+    >>> type(fit_design(m.design)).__name__
+    'OLSFit'
+    """
+    if design.terms:
+        from .reml.optimize import fit_lmm
+
+        fit = fit_lmm(design, reml=reml)
+    else:
+        from .ols.fit import fit_ols
+
+        fit = fit_ols(design)
+    fit.refitter = fit_design
+    return fit
 
 
 class MixedModel:
@@ -72,14 +97,19 @@ class MixedModel:
         Returns
         -------
         REMLFit or OLSFit
+            Its ``refit()`` (and ranova, reduced models, ML refits) fits any design with
+            the engine it needs: REML/ML with random terms, least squares without.
         """
         if not self.has_random:
             from .ols.fit import fit_ols
 
-            return fit_ols(self.design)
-        from .reml.optimize import fit_lmm
+            fit = fit_ols(self.design)
+        else:
+            from .reml.optimize import fit_lmm
 
-        return fit_lmm(self.design, reml=reml, control=control)
+            fit = fit_lmm(self.design, reml=reml, control=control)
+        fit.refitter = fit_design
+        return fit
 
     def pymc_model(self, priors: dict | None = None, parameterization: str = "auto"):
         """The PyMC model with partial-pooling priors, for power users to modify and sample.

@@ -31,12 +31,10 @@ __all__ = ["anova"]
 
 
 def _ml(fit):
-    """The ML version of ``fit`` (OLS fits are ML already)."""
+    """The ML version of ``fit`` (OLS fits are ML already), by the fit's own refit."""
     if not getattr(fit, "reml", False):
         return fit
-    from ..reml.optimize import fit_lmm
-
-    return fit_lmm(fit.design, reml=False)
+    return fit.refit(reml=False)
 
 
 def _n_sds(fit) -> int:
