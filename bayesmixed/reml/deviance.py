@@ -214,7 +214,7 @@ class ProfiledDeviance:
                 S[off : off + q, :] *= theta[s][0]
                 S[:, off : off + q] *= theta[s][0]
                 continue
-            T = t.factor(theta[s])
+            T = t.cov.factor(theta[s])
             rows = S[off : off + q, :].reshape(t.m, t.k, N)
             S[off : off + q, :] = np.einsum("ba,jbn->jan", T, rows).reshape(q, N)
             cols = S[:, off : off + q].reshape(N, t.m, t.k)
@@ -225,7 +225,7 @@ class ProfiledDeviance:
 
         Returns (T1, log|L11|², first-block factors, S).
         """
-        T1 = self.t1.factor(theta[self.slices[0]])
+        T1 = self.t1.cov.factor(theta[self.slices[0]])
         ld1, V, blocks = level_cholesky(T1, self.C1s, self.c1)
         qr, k1 = self.qr, self.k1
         if self._mode == "dense":

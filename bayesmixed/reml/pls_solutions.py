@@ -57,7 +57,7 @@ def _lambda_rest(dev: ProfiledDeviance, theta: np.ndarray) -> sp.csr_matrix:
     """Λ_r, the later terms' block of the relative covariance factor, sparse."""
     blocks = []
     for t, s in zip(dev.rest, dev.slices[1:], strict=True):
-        T = t.factor(theta[s])
+        T = t.cov.factor(theta[s])
         if t.k == 1:
             blocks.append(sp.identity(t.m, format="csr") * T[0, 0])
         else:
@@ -102,7 +102,7 @@ def solve(
         u = ur[off : off + t.q].reshape(t.m, t.k)
         off += t.q
         us.append(u)
-        bs.append(u @ t.factor(f.theta[s]).T)
+        bs.append(u @ t.cov.factor(f.theta[s]).T)
     return beta, us, bs
 
 
@@ -143,6 +143,6 @@ def conditional_vcov(dev: ProfiledDeviance, f: PLSFactor) -> list[np.ndarray]:
             off += t.q
     res = []
     for i, (t, s) in enumerate(zip(dev.design.terms, dev.slices, strict=True)):
-        T = t.factor(f.theta[s])
+        T = t.cov.factor(f.theta[s])
         res.append(np.einsum("ab,jbc,dc->jad", T, out_u[i], T))
     return res

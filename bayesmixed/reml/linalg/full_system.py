@@ -46,7 +46,7 @@ def full_system(design: Design, W: np.ndarray) -> tuple:
         omega = np.asfortranarray((ZW.T @ ZW).toarray())
     rows, cols, tidx = [], [], []
     for t, s, off in zip(d.terms, d.theta_slices, d.term_offsets, strict=False):
-        r, c = t.tril
+        r, c = t.cov.tril
         base = off + np.arange(t.m)[:, None] * t.k
         rows.append((base + r[None, :]).ravel())
         cols.append((base + c[None, :]).ravel())
