@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from ...design.build import _CONTEXT, Design, r_column_name, term_label
+from ...design import Design, r_column_name, term_label
+from ...design.frame import FORMULAIC_CONTEXT as _CONTEXT
 
 __all__ = ["term_contrasts"]
 
