@@ -267,24 +267,11 @@ class BayesFit(Fit):
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
-        g = self.glance().iloc[0]
-        head = (
-            f"BayesFit: {self.design.spec.formula}\n"
-            f"  {self.nchains} chains × {self.ndraws} draws, sampler={self.sampler}, "
-            f"parameterization={self.parameterization}, {self.seconds:.1f} s\n"
-            f"  divergences={g['divergences']}, max R-hat={g['max_rhat']:.3f}, "
-            f"min bulk ESS={g['min_ess_bulk']:.0f}\n"
-        )
-        tab = self.tidy().drop(columns=["statistic", "df", "p_value"])
-        return head + tab.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        from .summary import BayesSummary
+
+        return str(BayesSummary(self))
 
     def _repr_html_(self) -> str:
-        g = self.glance().iloc[0]
-        tab = self.tidy().drop(columns=["statistic", "df", "p_value"])
-        return (
-            f"<div><b>BayesFit</b> <code>{self.design.spec.formula}</code><br>"
-            f"{self.nchains} chains × {self.ndraws} draws · sampler {self.sampler} · "
-            f"{self.parameterization} · {self.seconds:.1f} s · divergences {g['divergences']} · "
-            f"max R̂ {g['max_rhat']:.3f} · min ESS<sub>bulk</sub> {g['min_ess_bulk']:.0f}</div>"
-            + tab.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
-        )
+        from .summary import BayesSummary
+
+        return BayesSummary(self)._repr_html_()
