@@ -24,6 +24,7 @@ from formulaic import model_matrix
 
 from ...design import Design, r_column_name, term_label
 from ...design.frame import FORMULAIC_CONTEXT as _CONTEXT
+from ...errors import ArgumentError
 
 __all__ = ["term_contrasts"]
 
@@ -113,7 +114,10 @@ def _type3(design: Design) -> dict[str, np.ndarray]:
     pos = {n: i for i, n in enumerate(names)}
     missing = [n for n in design.xnames if n not in pos]
     if missing:  # pragma: no cover - would mean the two codings disagree on names
-        raise RuntimeError(f"type III: coefficients {missing} not found in the full coding")
+        raise ArgumentError(
+            f"type III tests are not available for this model's coding (coefficients "
+            f"{', '.join(missing)} have no counterpart in the full coding): use anova(type=1)"
+        )
     is_coef = np.array([pos[n] for n in design.xnames])
     xtx = rdX.T @ rdX
     g2 = np.zeros_like(xtx)
@@ -178,7 +182,7 @@ def term_contrasts(design: Design, type: int = 3) -> dict[str, np.ndarray]:
         return _type3(design)
     if type == 1:
         return _type1(design)
-    raise ValueError(f"type must be 1 or 3, not {type!r}")
+    raise ArgumentError(f"type must be 1 or 3, not {type!r}")
 
 
 def anova_table(fit, type: int = 3, ddf: str = "Satterthwaite") -> pd.DataFrame:
