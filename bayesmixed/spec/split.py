@@ -9,12 +9,26 @@ sizes' reduced fits) uses the functions here.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 __all__ = ["Piece", "top_pieces", "split_top", "find_top"]
 
 _OPEN, _CLOSE = "([", ")]"
 _EXPONENT = re.compile(r"\d[eE]$")
+
+
+def _top_level(text: str, chars: str) -> Iterator[int]:
+    """Offsets of the characters of ``chars`` outside parentheses/brackets, in order: the
+    one depth-tracking scan that both splitting and finding use."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif depth == 0 and ch in chars:
+            yield i
 
 
 class Piece(NamedTuple):
@@ -48,20 +62,14 @@ def top_pieces(text: str, seps: str) -> list[Piece]:
     [('', 0, 'y '), ('+', 3, ' I(a - b) '), ('-', 14, ' 1e-3')]
     """
     out: list[Piece] = []
-    depth = 0
     start = 0
     sep = ""
-    for i, ch in enumerate(text):
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif depth == 0 and ch in seps:
-            if ch == "-" and _EXPONENT.search(text[:i].rstrip()):
-                continue
-            out.append(Piece(sep, start, text[start:i]))
-            sep = ch
-            start = i + 1
+    for i in _top_level(text, seps):
+        if text[i] == "-" and _EXPONENT.search(text[:i].rstrip()):
+            continue
+        out.append(Piece(sep, start, text[start:i]))
+        sep = text[i]
+        start = i + 1
     out.append(Piece(sep, start, text[start:]))
     return out
 
@@ -87,12 +95,4 @@ def find_top(text: str, chars: str) -> int | None:
     >>> find_top("x + f(a | b) | g", "|")
     13
     """
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif depth == 0 and ch in chars:
-            return i
-    return None
+    return next(_top_level(text, chars), None)
