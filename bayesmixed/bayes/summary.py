@@ -4,14 +4,14 @@ Described once as display blocks (:mod:`bayesmixed.results.display`): the formul
 draws, sampler, parameterization and wall time; divergences, the largest R-hat and the
 smallest bulk ESS; then ``tidy()`` without the frequentist columns (statistic, df,
 p_value), which are always empty for a posterior. ``repr()`` and the Jupyter HTML are the
-two renderings of those blocks.
+two renderings of those blocks (:class:`~bayesmixed.results.display.Described`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..results.display import Block, Heading, Text, render_html, render_text, table_from_frame
+from ..results.display import Block, Described, Heading, Text, table_from_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import BayesFit
@@ -23,7 +23,7 @@ def _g4(x: float) -> str:
     return f"{x:.4g}"
 
 
-class BayesSummary:
+class BayesSummary(Described):
     """The printed summary of a posterior.
 
     Parameters
@@ -60,12 +60,3 @@ class BayesSummary:
             ),
             table_from_frame(tab, number=_g4),
         ]
-
-    def __str__(self) -> str:
-        return render_text(self.blocks())
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return render_html(self.blocks())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..results.display import Block, Gap, Heading, Table, Text, render_html, render_text
+from ..results.display import Block, Described, Gap, Heading, Table, Text
 from ..results.rformat import format_pval, format_real, quantile7, zapsmall
 from ..results.rprint import coef_table
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["OLSSummary"]
 
 
-class OLSSummary:
+class OLSSummary(Described):
     """``summary(lm)`` for an :class:`OLSFit`: residual quantiles, coefficients, R², F test.
 
     ``str()`` gives the text; in Jupyter it renders as HTML.
@@ -111,12 +111,6 @@ class OLSSummary:
             Gap(),
         ]
 
-    def __str__(self) -> str:
-        return render_text(self.blocks())
-
-    def __repr__(self) -> str:
-        return str(self)
-
     def to_dict(self) -> dict:
         """The summary's numbers as plain Python objects."""
         f = self.fit
@@ -140,9 +134,6 @@ class OLSSummary:
             "fstatistic": None if not np.isfinite(f._fstat[2]) else float(f._fstat[2]),
             "p_value": None if not np.isfinite(f._fstat[4]) else float(f._fstat[4]),
         }
-
-    def _repr_html_(self) -> str:
-        return render_html(self.blocks())
 
 
 def _signif(x: float, digits: int) -> str:

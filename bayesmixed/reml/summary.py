@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..results.components import cov_to_sd_cor
-from ..results.display import Block, render_html, render_text
+from ..results.display import Block, Described
 from ..results.rformat import quantile7
 from .summary_layout import COR_MAX, QUANTILE_NAMES, lmm_blocks
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LmmSummary"]
 
 
-class LmmSummary:
+class LmmSummary(Described):
     """Summary of a :class:`~bayesmixed.reml.result.REMLFit` in the layout of ``summary(lmer)``.
 
     ``str()`` gives lme4/lmerTest's text; in Jupyter it renders as HTML; :meth:`to_dict`
@@ -220,12 +220,3 @@ class LmmSummary:
     def blocks(self) -> list[Block]:
         """The summary as display blocks (see :mod:`bayesmixed.reml.summary_layout`)."""
         return lmm_blocks(self)
-
-    def __str__(self) -> str:
-        return render_text(self.blocks())
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return render_html(self.blocks())

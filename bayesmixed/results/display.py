@@ -11,7 +11,8 @@ A result (a summary, a posterior, a report section) describes itself as a sequen
 * :class:`Html` — a block that only exists as HTML (an inline figure), with a text stand-in.
 
 :func:`render_text` and :func:`render_html` are the only two functions that lay blocks out,
-so the plain-text and the HTML version of a result cannot say different things. The text
+so the plain-text and the HTML version of a result cannot say different things; a result's
+``str()``, ``repr()`` and HTML come from its ``blocks()`` through :class:`Described`. The text
 layout of a table is R's: ``print`` of a character matrix (row names left-justified, one
 space between columns) or of a named vector (one common width, a space after each value);
 a table of R-formatted cells therefore reproduces ``printCoefmat`` and ``print.matrix``
@@ -38,6 +39,7 @@ __all__ = [
     "Gap",
     "Html",
     "Block",
+    "Described",
     "CSS",
     "render_text",
     "render_html",
@@ -326,6 +328,33 @@ def render_html(
     if wrapper is not None:
         body = f'<div class="{wrapper}">{body}</div>'
     return (f"<style>{CSS}</style>" if style else "") + body
+
+
+# --------------------------------------------------------------------------- results
+class Described:
+    """Mixin: ``str()``, ``repr()`` and Jupyter's HTML, all rendered from ``self.blocks()``.
+
+    Examples
+    --------
+    >>> class Hello(Described):
+    ...     def blocks(self): return [Heading("Hello", level=1), Text("p < 0.05")]
+    >>> h = Hello()
+    >>> str(h).splitlines(), h._repr_html_().endswith("<h3>Hello</h3><p>p &lt; 0.05</p></div>")
+    (['Hello', 'p < 0.05'], True)
+    """
+
+    def blocks(self) -> list[Block]:
+        """The result as display blocks (each subclass describes itself here)."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return render_text(self.blocks())
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return render_html(self.blocks())
 
 
 # --------------------------------------------------------------------------- data frames
