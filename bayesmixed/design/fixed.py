@@ -23,7 +23,14 @@ from .frame import (
 )
 from .naming import column_terms, r_column_name
 
-__all__ = ["FixedPart", "fixed_part", "aliased_columns", "simple_matrix", "new_matrices"]
+__all__ = [
+    "FixedPart",
+    "fixed_part",
+    "aliased_columns",
+    "simple_matrix",
+    "side_matrix",
+    "new_matrices",
+]
 
 
 @dataclass
@@ -88,6 +95,37 @@ def simple_matrix(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]
     return X, (["(Intercept)"] if intercept else []) + list(names)
 
 
+def side_matrix(
+    rhs: str, frame: pd.DataFrame, what: str
+) -> tuple[np.ndarray, list[str], object | None]:
+    """Model matrix, R column names and formulaic model spec of one formula side.
+
+    The one builder of the fixed part and of every random-effect term: directly by
+    :func:`simple_matrix` when the side allows it (the spec is then None, built on first use
+    by :meth:`Design.fixed_model_spec` / :meth:`Design.term_model_spec`), else by formulaic.
+    ``what`` names the side in the :class:`~bayesmixed.errors.FormulaError` raised when
+    formulaic fails (``"fixed part 'x'"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"x": [1.0, 2, 3], "g": ["a", "b", "a"]})
+    >>> X, names, spec = side_matrix("x", frame, "fixed part 'x'")
+    >>> names, spec is None
+    (['(Intercept)', 'x'], True)
+    >>> side_matrix("g", frame, "fixed part 'g'")[1]
+    ['(Intercept)', 'gb']
+    """
+    fast = simple_matrix(rhs, frame)
+    if fast is not None:
+        return fast[0], fast[1], None
+    try:
+        mm = model_matrix(rhs, frame, na_action="ignore", context=FORMULAIC_CONTEXT)
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot build the {what}: {clean_message(exc)}") from None
+    return np.asarray(mm, dtype=float), [r_column_name(c) for c in mm.columns], mm.model_spec
+
+
 def fixed_part(rhs: str, frame: pd.DataFrame, stacklevel: int = 4) -> FixedPart:
     """Build X for the fixed part ``rhs`` on the model frame; warn about aliased columns.
 
@@ -98,22 +136,9 @@ def fixed_part(rhs: str, frame: pd.DataFrame, stacklevel: int = 4) -> FixedPart:
     >>> f.names, f.X.shape, f.dropped
     (['(Intercept)', 'x'], (4, 2), [])
     """
-    fast = simple_matrix(rhs, frame)
-    if fast is not None:
-        X, fnames = fast
-        fterms = list(fnames)
-        spec = None  # built on first use by Design.fixed_model_spec
-    else:
-        try:
-            mm = model_matrix(rhs, frame, na_action="ignore", context=FORMULAIC_CONTEXT)
-        except FormulaicError as exc:
-            raise FormulaError(
-                f"cannot build the fixed part {rhs!r}: {clean_message(exc)}"
-            ) from None
-        X = np.asarray(mm, dtype=float)
-        fnames = [r_column_name(c) for c in mm.columns]
-        fterms = column_terms(mm.model_spec)
-        spec = mm.model_spec
+    X, fnames, spec = side_matrix(rhs, frame, f"fixed part {rhs!r}")
+    # a directly built X has one column per term; formulaic's spec knows each column's term
+    fterms = list(fnames) if spec is None else column_terms(spec)
     for j, name in enumerate(fnames):
         if not np.all(np.isfinite(X[:, j])):
             raise DataError(

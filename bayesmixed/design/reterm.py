@@ -13,16 +13,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from formulaic import model_matrix
-from formulaic.errors import FormulaicError
 
 from ..covariance import CovStructure, Unstructured
 from ..errors import DataError, FormulaError
 from ..spec import RandomTerm
-from ..spec.rsyntax import clean_message
-from .fixed import simple_matrix
-from .frame import FORMULAIC_CONTEXT, factorize
-from .naming import r_column_name
+from .fixed import side_matrix
+from .frame import factorize
 
 __all__ = ["ReTerm", "build_term", "per_level_sums"]
 
@@ -151,20 +147,7 @@ def build_term(
     t: RandomTerm, frame: pd.DataFrame, raw: pd.DataFrame, n: int, text_codes: dict | None = None
 ) -> ReTerm:
     """The :class:`ReTerm` of one parsed bar on the model frame (``raw``: uncoded columns)."""
-    fast = simple_matrix(t.expr, frame)
-    if fast is not None:
-        Xt, cnames = fast
-        term_spec = None  # built on first use by Design.term_model_spec
-    else:
-        try:
-            mm = model_matrix(t.expr, frame, na_action="ignore", context=FORMULAIC_CONTEXT)
-        except FormulaicError as exc:
-            raise FormulaError(
-                f"cannot build the random-effect term {t.source}: {clean_message(exc)}"
-            ) from None
-        Xt = np.asarray(mm, dtype=float)
-        cnames = [r_column_name(c) for c in mm.columns]
-        term_spec = mm.model_spec
+    Xt, cnames, term_spec = side_matrix(t.expr, frame, f"random-effect term {t.source}")
     if Xt.ndim == 1:
         Xt = Xt[:, None]
     if Xt.shape[1] == 0:
