@@ -20,6 +20,12 @@ def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return float(coef[0]), float(coef[1]), float(np.sqrt(resid @ resid / df))
 
 
+def _sd_band(ax: Axes, x: np.ndarray, line, color, alpha: float, label: str | None = None):
+    """Shade ±1 residual SD around a least-squares ``line`` = (intercept, slope, SD)."""
+    a, b, sd = line
+    ax.fill_between(x, a + b * x - sd, a + b * x + sd, color=color, alpha=alpha, label=label)
+
+
 def data_lines(
     data: pd.DataFrame,
     x: str,
@@ -76,19 +82,13 @@ def data_lines(
     ys = pd.to_numeric(data[y], errors="coerce").to_numpy(float)
     ok = np.isfinite(xs) & np.isfinite(ys)
     grid = np.linspace(np.nanmin(xs[ok]), np.nanmax(xs[ok]), 50)
-    a, b, sd = _line_fit(xs[ok], ys[ok])
+    line = _line_fit(xs[ok], ys[ok])
+    a, b, sd = line
     if group is None:
         ax.scatter(xs[ok], ys[ok], s=18, color="0.35", alpha=0.7, label="data")
         ax.plot(grid, a + b * grid, color=POP_COLOR, lw=2, label="least-squares line")
         if bands is not None:
-            ax.fill_between(
-                grid,
-                a + b * grid - sd,
-                a + b * grid + sd,
-                color="0.5",
-                alpha=0.2,
-                label=f"±1 SD (σ̂ = {sd:.3g})",
-            )
+            _sd_band(ax, grid, line, "0.5", 0.2, f"±1 SD (σ̂ = {sd:.3g})")
         ax.legend(loc="best", fontsize=9)
     else:
         gvals = data[group].to_numpy()
@@ -106,11 +106,12 @@ def data_lines(
                 label=str(lev) if len(levels) <= 10 else None,
             )
             if sel.sum() >= 2 and np.ptp(xs[sel]) > 0:
-                ga, gb, gsd = _line_fit(xs[sel], ys[sel])
+                g_line = _line_fit(xs[sel], ys[sel])
+                ga, gb, _ = g_line
                 g = np.linspace(xs[sel].min(), xs[sel].max(), 20)
                 ax.plot(g, ga + gb * g, color=col, lw=1.2)
                 if mode == "group":
-                    ax.fill_between(g, ga + gb * g - gsd, ga + gb * g + gsd, color=col, alpha=0.12)
+                    _sd_band(ax, g, g_line, col, 0.12)
         if pooled:
             ax.plot(
                 grid,
@@ -121,14 +122,7 @@ def data_lines(
                 label="pooled line (all clusters)",
             )
         if mode == "pooled":
-            ax.fill_between(
-                grid,
-                a + b * grid - sd,
-                a + b * grid + sd,
-                color="0.5",
-                alpha=0.18,
-                label=f"pooled ±1 SD (σ̂ = {sd:.3g})",
-            )
+            _sd_band(ax, grid, line, "0.5", 0.18, f"pooled ±1 SD (σ̂ = {sd:.3g})")
         title_extra = "" if len(levels) <= 20 else f" ({len(levels)} clusters)"
         ax.set_title(f"{y} by {x}, one line per {group}{title_extra}", fontsize=11)
         if pooled or mode == "pooled" or len(levels) <= 10:

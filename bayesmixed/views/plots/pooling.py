@@ -26,6 +26,30 @@ def _rows(tab, group: str, term: str, what: str):
     return sub.reset_index(drop=True)
 
 
+def _draw_shrinkage(ax, no_pooling, partial_pooling, size) -> None:
+    """Open no-pooling points, filled partial-pooling points, an arrow from one to the other.
+
+    ``no_pooling`` and ``partial_pooling`` are (x, y) pairs of arrays, one entry per cluster;
+    a cluster without a no-pooling estimate (NaN) gets no arrow.
+    """
+    (x0, y0), (x1, y1) = no_pooling, partial_pooling
+    arrow = dict(arrowstyle="->", color="0.45", lw=0.9, shrinkA=3, shrinkB=3)
+    for i in range(len(x0)):
+        if np.isfinite(x0[i]) and np.isfinite(y0[i]):
+            ax.annotate("", xy=(x1[i], y1[i]), xytext=(x0[i], y0[i]), arrowprops=arrow)
+    ax.scatter(
+        x0,
+        y0,
+        s=size,
+        facecolors="white",
+        edgecolors=REML_COLOR,
+        lw=1.4,
+        zorder=3,
+        label="no pooling (cluster alone)",
+    )
+    ax.scatter(x1, y1, s=size, color=BAYES_COLOR, zorder=4, label="partial pooling (mixed model)")
+
+
 def pooling(
     fit: object,
     term: str | tuple[str, str] = "(Intercept)",
@@ -65,35 +89,12 @@ def pooling(
     group = pick_term(fit, group, "pooling()")
     tab = shrinkage(fit)
     ax = get_ax(ax, (7.5, 4.8))
-    arrow = dict(arrowstyle="->", color="0.45", lw=0.9, shrinkA=3, shrinkB=3)
     if isinstance(term, str):
         sub = _rows(tab, group, term, "pooling()")
         sub = sub.sort_values("no_pooling", na_position="last").reset_index(drop=True)
         xpos = np.arange(len(sub))
         size = 20 + 180 * sub["n"] / sub["n"].max()
-        for i, r in sub.iterrows():
-            if np.isfinite(r["no_pooling"]):
-                ax.annotate(
-                    "", xy=(i, r["partial_pooling"]), xytext=(i, r["no_pooling"]), arrowprops=arrow
-                )
-        ax.scatter(
-            xpos,
-            sub["no_pooling"],
-            s=size,
-            facecolors="white",
-            edgecolors=REML_COLOR,
-            lw=1.4,
-            zorder=3,
-            label="no pooling (cluster alone)",
-        )
-        ax.scatter(
-            xpos,
-            sub["partial_pooling"],
-            s=size,
-            color=BAYES_COLOR,
-            zorder=4,
-            label="partial pooling (mixed model)",
-        )
+        _draw_shrinkage(ax, (xpos, sub["no_pooling"]), (xpos, sub["partial_pooling"]), size)
         ax.axhline(
             sub["complete_pooling"].iloc[0],
             color=POP_COLOR,
@@ -114,31 +115,8 @@ def pooling(
             raise ArgumentError("term must be one name or a pair of names")
         a = _rows(tab, group, term[0], "pooling()")
         b = _rows(tab, group, term[1], "pooling()")
-        for i in range(len(a)):
-            if np.isfinite(a["no_pooling"][i]) and np.isfinite(b["no_pooling"][i]):
-                ax.annotate(
-                    "",
-                    xy=(a["partial_pooling"][i], b["partial_pooling"][i]),
-                    xytext=(a["no_pooling"][i], b["no_pooling"][i]),
-                    arrowprops=arrow,
-                )
-        ax.scatter(
-            a["no_pooling"],
-            b["no_pooling"],
-            s=36,
-            facecolors="white",
-            edgecolors=REML_COLOR,
-            lw=1.4,
-            zorder=3,
-            label="no pooling (cluster alone)",
-        )
-        ax.scatter(
-            a["partial_pooling"],
-            b["partial_pooling"],
-            s=36,
-            color=BAYES_COLOR,
-            zorder=4,
-            label="partial pooling (mixed model)",
+        _draw_shrinkage(
+            ax, (a["no_pooling"], b["no_pooling"]), (a["partial_pooling"], b["partial_pooling"]), 36
         )
         ax.scatter(
             [a["complete_pooling"][0]],
