@@ -26,6 +26,7 @@ from .model import MixedModel
 _LAZY = {
     "compare": ("bayesmixed.quantities.comparison", "compare"),
     "anova": ("bayesmixed.quantities.lrt", "anova"),
+    "load": ("bayesmixed.restore", "load"),
     "center": ("bayesmixed.quantities.clustering", "center"),
     "plots": ("bayesmixed.views.plots", None),
     "variance": ("bayesmixed.quantities.variance", None),

@@ -16,6 +16,7 @@ __all__ = [
     "ArgumentError",
     "PriorError",
     "SamplerError",
+    "StorageError",
     "BayesMixedWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -23,6 +24,7 @@ __all__ = [
     "MissingDataWarning",
     "SamplingWarning",
     "RefitWarning",
+    "LooWarning",
 ]
 
 
@@ -70,6 +72,11 @@ class SamplerError(BayesMixedError):
     """The requested sampler is unavailable or was called with invalid settings."""
 
 
+class StorageError(BayesMixedError):
+    """A saved fit cannot be read: not a bayesmixed file, an unknown format version, altered
+    data, or numbers that do not reproduce."""
+
+
 class BayesMixedWarning(UserWarning):
     """Base class of bayesmixed warnings."""
 
@@ -96,3 +103,8 @@ class SamplingWarning(BayesMixedWarning):
 
 class RefitWarning(BayesMixedWarning):
     """REML fits were refitted by ML for a likelihood-ratio test (lme4's message)."""
+
+
+class LooWarning(BayesMixedWarning):
+    """PSIS-LOO is unreliable for some observations (Pareto k above 0.7): a property of the
+    model and data, not of the sampler's run."""

@@ -8,7 +8,7 @@ Lowest first, each layer imports only from layers below it (or from inside itsel
     3 design      model frame, X, random-effect terms
     4 results     components, shares (ICC, R², pooling), the Fit base, draws, R printing
     5 engines     reml, ols, bayes — never one another
-    6 model       MixedModel: one specification, every engine
+    6 model       MixedModel: one specification, every engine; then restore (bm.load)
     7 quantities  what combines or refits fits
     8 views       plots and the report
     9 cli         the command line; the package's __init__ (its public face) may import any
@@ -41,6 +41,7 @@ LAYERS: dict[str, float] = {
     "ols": 5,
     "bayes": 5,
     "model": 6,
+    "restore": 6.5,
     "quantities": 7,
     "views": 8,
     "cli": 9,

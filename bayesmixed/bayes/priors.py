@@ -204,6 +204,47 @@ class PriorSet:
     sigma: Prior
     source: dict[str, str]
 
+    def to_dict(self) -> dict:
+        """Plain JSON-able form (for saved fits); :meth:`from_dict` reverses it."""
+
+        def enc(p: Prior) -> dict:
+            return {
+                "dist": p.dist,
+                "params": {k: np.asarray(v).tolist() for k, v in p.params.items()},
+            }
+
+        return {
+            "fixed": {k: enc(p) for k, p in self.fixed.items()},
+            "sd": {k: enc(p) for k, p in self.sd.items()},
+            "cor": {k: enc(p) for k, p in self.cor.items()},
+            "sigma": enc(self.sigma),
+            "source": dict(self.source),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PriorSet:
+        """The PriorSet of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> m = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"))
+        >>> ps = resolve_priors(m.design, None)
+        >>> PriorSet.from_dict(ps.to_dict()) == ps
+        True
+        """
+
+        def dec(e: dict) -> Prior:
+            return Prior(e["dist"], **e["params"])
+
+        return cls(
+            fixed={k: dec(e) for k, e in d["fixed"].items()},
+            sd={k: dec(e) for k, e in d["sd"].items()},
+            cor={k: dec(e) for k, e in d["cor"].items()},
+            sigma=dec(d["sigma"]),
+            source=dict(d["source"]),
+        )
+
     def table(self) -> pd.DataFrame:
         """One row per parameter: parameter, class, prior, source (default/class/user)."""
         rows = []

@@ -45,6 +45,17 @@ class REMLFit(HypothesisTests, Fit):
     # never imports them
     refitter: Callable | None = field(default=None, repr=False, compare=False)
 
+    def _saved_state(self) -> tuple[str, dict, dict, object]:
+        """θ, the criterion and the optimizer's report: enough to restore the fit exactly."""
+        info = {k: v for k, v in self.optinfo.items() if k != "seconds"}
+        state = {
+            "reml": bool(self.reml),
+            "criterion": float(self.criterion),
+            "singular_tol": float(self.singular_tol),
+            "optinfo": _jsonable(info),
+        }
+        return "reml", state, {"theta": np.asarray(self.theta, float)}, None
+
     # ------------------------------------------------------------------ core solution
     @cached_property
     def _factor(self) -> PLSFactor:
@@ -282,3 +293,15 @@ class REMLFit(HypothesisTests, Fit):
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+
+def _jsonable(d: dict) -> dict:
+    """The optimizer's report with NumPy scalars as plain numbers."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, (list, tuple)):
+            v = [x.item() if isinstance(x, np.generic) else x for x in v]
+        out[k] = v
+    return out

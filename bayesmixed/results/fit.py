@@ -19,6 +19,7 @@ Engines supply the hooks: ``components()`` (required), ``vcov()``, ``loglik``, `
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,49 @@ class Fit:
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effect estimates (engines with one)."""
         raise NotImplementedError(f"{type(self).__name__} has no covariance matrix of β̂")
+
+    def _saved_state(self) -> tuple[str, dict, dict, object]:
+        """What :meth:`save` writes: (kind, JSON-able state, numeric arrays, InferenceData or
+        None). Each engine says what reproduces it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path) -> Path:
+        """Save the fit to one file that :func:`bayesmixed.load` reads back, in any process.
+
+        The file is a zip archive of JSON (formula, engine state, metadata), the data as CSV,
+        NumPy arrays and, for Bayesian fits, the InferenceData as netCDF — no pickle (see
+        :mod:`bayesmixed.results.archive`). Loading recomputes the fit from the saved data
+        and refuses a file whose numbers do not reproduce.
+
+        Parameters
+        ----------
+        path : str or Path
+            Where to write (conventionally ending in ``.bmfit``).
+
+        Returns
+        -------
+        Path
+
+        Examples
+        --------
+        >>> import bayesmixed as bm, tempfile, os
+        >>> fit = bm.MixedModel("Reaction ~ Days + (Days | Subject)",
+        ...                     bm.datasets.load("sleepstudy")).fit_reml()
+        >>> path = fit.save(os.path.join(tempfile.mkdtemp(), "sleep.bmfit"))
+        >>> bm.load(path).tidy().equals(fit.tidy())
+        True
+        """
+        from .archive import write_archive
+
+        if not isinstance(path, (str, Path)):
+            raise ArgumentError(
+                f"path must be a file name (str or Path), got {type(path).__name__}"
+            )
+        kind, state, arrays, idata = self._saved_state()
+        return write_archive(
+            path, kind, self.design.spec.formula, self.design.frame, state, arrays, idata
+        )
 
     # ------------------------------------------------------------------ sizes
     @property
