@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ..design.build import Design
-from ..errors import ArgumentError, SamplingWarning
+from ..errors import ArgumentError, LooWarning, SamplingWarning
 from ..results.components import Components, ran_pars_values
 from ..results.fit import Fit
 from ..results.frames import check_effects, ranef_frame, tidy_frame
@@ -22,6 +22,8 @@ __all__ = ["BayesFit", "DIAGNOSTIC_LIMITS"]
 
 # Thresholds of the post-sampling checks (Vehtari et al. 2021 for R-hat and ESS).
 DIAGNOSTIC_LIMITS = {"rhat": 1.01, "ess_bulk": 400}
+# PSIS-LOO is unreliable for an observation whose Pareto k exceeds 0.7 (Vehtari et al. 2017)
+PARETO_K_LIMIT = 0.7
 
 
 def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +79,24 @@ class BayesFit(Fit):
     def components(self) -> Components:
         """Posterior draws in the primer's terms (chains stacked along the first axis)."""
         return self.components_
+
+    def _saved_state(self) -> tuple[str, dict, dict, object]:
+        """Priors, sampler settings, the draws in the primer's terms and the InferenceData."""
+        c = self.components_
+        arrays = {"beta": c.beta, "sigma": c.sigma}
+        for i, cv in enumerate(c.cov):
+            arrays[f"cov_{i}"] = cv
+        for i, b in enumerate(c.b or []):
+            arrays[f"b_{i}"] = b
+        state = {
+            "priors": self.priors.to_dict(),
+            "parameterization": self.parameterization,
+            "sampler": self.sampler,
+            "seconds": float(self.seconds),
+            "sampling_seconds": float(self.sampling_seconds),
+            "target_accept": float(self.target_accept),
+        }
+        return "bayes", state, arrays, self.idata
 
     # ------------------------------------------------------------------ parameter draws
     def _param_draws(self) -> tuple[list[dict], np.ndarray]:
@@ -171,9 +191,19 @@ class BayesFit(Fit):
             warnings.simplefilter("ignore")
             return az.loo(self.idata, pointwise=True)
 
+    @cached_property
+    def _high_pareto_k(self) -> list[int]:
+        """Observations (0-based rows) whose Pareto k is above 0.7."""
+        loo = self._loo
+        if loo is None:
+            return []
+        return np.flatnonzero(np.asarray(loo.pareto_k) > PARETO_K_LIMIT).tolist()
+
     def glance(self) -> pd.DataFrame:
-        """One row: nobs, sigma, elpd_loo, p_loo, divergences, max_rhat, min_ess_bulk,
-        parameterization, seconds (plus sampler, chains, draws)."""
+        """One row: nobs, sigma, elpd_loo, p_loo, pareto_k_high (observations whose PSIS
+        Pareto k exceeds 0.7, where elpd_loo is unreliable; Vehtari et al. 2017),
+        divergences, max_rhat, min_ess_bulk, parameterization, seconds (plus sampler,
+        chains, draws)."""
         loo = self._loo
         diag = self._diagnostics
         div = self.idata.sample_stats.get("diverging")
@@ -184,6 +214,7 @@ class BayesFit(Fit):
                     "sigma": float(self.idata.posterior["sigma"].values.mean()),
                     "elpd_loo": float(loo.elpd_loo) if loo is not None else np.nan,
                     "p_loo": float(loo.p_loo) if loo is not None else np.nan,
+                    "pareto_k_high": len(self._high_pareto_k) if loo is not None else -1,
                     "divergences": int(div.values.sum()) if div is not None else 0,
                     "max_rhat": float(np.nanmax(diag["rhat"])),
                     "min_ess_bulk": float(np.nanmin(diag["ess_bulk"])),
@@ -220,7 +251,7 @@ class BayesFit(Fit):
         return self._diagnostics.copy()
 
     def check(self, warn: bool = True) -> list[str]:
-        """Post-sampling checks: divergences, R-hat > 1.01, bulk ESS < 400.
+        """Post-sampling checks: divergences, R-hat > 1.01, bulk ESS < 400, Pareto k > 0.7.
 
         Returns the messages (and warns with :class:`SamplingWarning` unless ``warn=False``).
         """
@@ -248,10 +279,22 @@ class BayesFit(Fit):
                 f"bulk ESS below {DIAGNOSTIC_LIMITS['ess_bulk']} for {', '.join(bad_e)}: increase "
                 "draws, or try another parameterization"
             )
+        high = self._high_pareto_k
+        loo_msgs = []
+        if high:
+            rows = ", ".join(str(i) for i in high[:10]) + (", ..." if len(high) > 10 else "")
+            loo_msgs.append(
+                f"elpd_loo is unreliable: {len(high)} of {self.design.n} Pareto k values are "
+                f"above {PARETO_K_LIMIT} (rows {rows}); these observations change the posterior "
+                "much when left out: compare models by k-fold cross-validation (arviz.reloo) "
+                "rather than by elpd_loo, or check those rows"
+            )
         if warn:
             for m in msgs:
                 warnings.warn(m, SamplingWarning, stacklevel=3)
-        return msgs
+            for m in loo_msgs:
+                warnings.warn(m, LooWarning, stacklevel=3)
+        return msgs + loo_msgs
 
     # ------------------------------------------------------------------ predictions
     def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, summary: bool = True):
