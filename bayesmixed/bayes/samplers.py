@@ -117,11 +117,10 @@ def _stats_from_idata(idata) -> dict:
     return out
 
 
-def _sample_pyfunc(
-    ndim, make_logp_fn, center, draws, tune, chains, cores, seed, progressbar, kwargs
-):
+def _sample_pyfunc(ndim, make_logp_fn, center, nuts: dict):
     """nutpie on a Python log density over one flat vector ``x``, chains started at ``center``
-    jittered by U(−1, 1) on every coordinate."""
+    jittered by U(−1, 1) on every coordinate; ``nuts`` are nutpie.sample's keyword arguments
+    (draws, tune, chains, cores, seed, progress_bar, target_accept and the user's)."""
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -146,20 +145,10 @@ def _sample_pyfunc(
         ["x"],
         make_initial_point_fn=make_init,
     )
-    return nutpie.sample(
-        cm,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        seed=seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        **kwargs,
-    )
+    return nutpie.sample(cm, save_warmup=False, **nuts)
 
 
-def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwargs) -> RawDraws:
+def _nutpie_marginal(mp, x0s, nuts: dict) -> RawDraws:
 
     ndim = mp.ndim
 
@@ -176,9 +165,7 @@ def _nutpie_marginal(mp, x0s, draws, tune, chains, cores, seed, progressbar, kwa
         return logp
 
     with np.errstate(all="ignore"):
-        idata = _sample_pyfunc(
-            ndim, make_logp_fn, x0s, draws, tune, chains, cores, seed, progressbar, kwargs
-        )
+        idata = _sample_pyfunc(ndim, make_logp_fn, x0s, nuts)
     X = np.asarray(idata.posterior["x"].values)  # (C, D, ndim)
     C, D = X.shape[:2]
     pts = [[mp.point(X[c, d]) for d in range(D)] for c in range(C)]
@@ -246,7 +233,7 @@ class _CompiledModel:
         return dict(zip(self.names, vals, strict=True))
 
 
-def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progressbar, kwargs):
+def _nutpie_pymc(model, info, design, nuts: dict):
 
     cmod = _CompiledModel(model, info, design)
     ndim = cmod.x0.size
@@ -270,9 +257,7 @@ def _nutpie_pymc(model, info, design, draws, tune, chains, cores, seed, progress
 
         return logp
 
-    idata = _sample_pyfunc(
-        ndim, make_logp_fn, cmod.x0, draws, tune, chains, cores, seed, progressbar, kwargs
-    )
+    idata = _sample_pyfunc(ndim, make_logp_fn, cmod.x0, nuts)
     X = np.asarray(idata.posterior["x"].values)
     C, D = X.shape[:2]
     vals = [[cmod.values(X[c, d]) for d in range(D)] for c in range(C)]
@@ -307,37 +292,29 @@ def run_sampler(
     cores = cores or min(chains, 2)
     t0 = time.perf_counter()
     logging.getLogger("pymc").setLevel(logging.ERROR)
+    if sampler == "nutpie":
+        # nutpie.sample's keyword arguments, the same for both nutpie paths; dict() (not a
+        # literal) keeps a clash with the user's kwargs an error, as in a direct call
+        nuts = dict(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            progress_bar=progressbar,
+            target_accept=target_accept,
+            **kwargs,
+        )
     if sampler == "nutpie" and info.parameterization == "marginal":
         mp = MarginalPosterior(design, priors, info.xmeans)
         x0s = _init_from_reml(design, mp, info.xmeans, start)
         # nutpie already runs one chain per core in threads; OpenBLAS threads on top of them
         # (the dense Schur complement of crossed designs) only contend for the same cores
         with limit_blas(1 if cores > 1 else None):
-            raw = _nutpie_marginal(
-                mp,
-                x0s,
-                draws,
-                tune,
-                chains,
-                cores,
-                seed,
-                progressbar,
-                {"target_accept": target_accept, **kwargs},
-            )
+            raw = _nutpie_marginal(mp, x0s, nuts)
     else:
         if sampler == "nutpie":
-            post, stats = _nutpie_pymc(
-                model,
-                info,
-                design,
-                draws,
-                tune,
-                chains,
-                cores,
-                seed,
-                progressbar,
-                {"target_accept": target_accept, **kwargs},
-            )
+            post, stats = _nutpie_pymc(model, info, design, nuts)
         else:
             import pymc as pm
 
