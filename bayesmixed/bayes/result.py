@@ -161,8 +161,8 @@ class BayesFit(Fit):
         ['(Intercept)', 'sd__(Intercept)', 'sd__Observation']
         """
         check_effects(effects)
-        if not 0 < interval < 1:
-            raise ArgumentError(f"interval must be between 0 and 1, got {interval!r}")
+        if not (isinstance(interval, (int, float)) and 0 < interval < 1):
+            raise ArgumentError(f"interval must be between 0 and 1 (e.g. 0.95), got {interval!r}")
         _, draws = self._param_draws()
         flat = draws.reshape(-1, draws.shape[-1])
         lo, hi = _interval(flat, interval)
@@ -233,6 +233,8 @@ class BayesFit(Fit):
         Columns group, level, term, estimate, std_error, conf_low, conf_high.
         """
         bs = self.components_.b
+        if not (isinstance(interval, (int, float)) and 0 < interval < 1):
+            raise ArgumentError(f"interval must be between 0 and 1 (e.g. 0.95), got {interval!r}")
         ints = [_interval(b, interval) for b in bs]
         return ranef_frame(
             self.design,

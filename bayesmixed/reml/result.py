@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design.build import Design
+from ..errors import ArgumentError
 from ..results.components import Components, cov_to_sd_cor, ran_pars_values
 from ..results.fit import Fit
 from ..results.frames import check_effects, ranef_frame, tidy_frame
@@ -198,6 +199,14 @@ class REMLFit(HypothesisTests, Fit):
         ['(Intercept)', 'Days', 'sd__(Intercept)', 'cor__(Intercept).Days', 'sd__Days', 'sd__Observation']
         """
         check_effects(effects)
+        if conf_int and not (
+            isinstance(conf_level, (int, float))
+            and not isinstance(conf_level, bool)
+            and 0 < conf_level < 1
+        ):
+            raise ArgumentError(
+                f"conf_level must be between 0 and 1 (e.g. 0.95), got {conf_level!r}"
+            )
         fixed = ran_pars = None
         if effects in ("all", "fixed"):
             se, df = self._fixed_se_df(ddf)
