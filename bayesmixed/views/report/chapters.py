@@ -31,6 +31,27 @@ from .page import Chapter, Section, figure_html
 __all__ = ["CHAPTERS"]
 
 
+def _plots():
+    """The plotting functions, on matplotlib's file-only backend (the report embeds PNGs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .. import plots
+
+    return plots
+
+
+def _variance_section(ctx: DemoContext, key: str, formula: str, data: str, about: str) -> Section:
+    """One model's section: ``about``, then tidy(), its variance decomposition and summary."""
+    fit = ctx.fit(key, formula, data)
+    s = Section(f"{formula} — {data}")
+    s.para(about)
+    s.table(tidy_table(fit), "tidy()")
+    s.table(variance_shares(fit), "variance decomposition")
+    s.pre(str(fit.summary()))
+    return s
+
+
 def chapter_ols(ctx: DemoContext) -> list[Section]:
     """Chapter 1: ordinary least squares on sleepstudy (no random effects)."""
     fit = ctx.fit("ols", "Reaction ~ Days", "sleepstudy")
@@ -160,40 +181,27 @@ def chapter_ml_reml(ctx: DemoContext) -> list[Section]:
 
 def chapter_nested(ctx: DemoContext) -> list[Section]:
     """Chapter 5: three-level nesting (Pastes: samples within casks within batches)."""
-    fit = ctx.fit("pastes", "strength ~ 1 + (1 | batch/cask)", "Pastes")
-    s = Section("strength ~ 1 + (1 | batch/cask) — Pastes")
-    s.para(
+    about = (
         "Two assays per cask, three casks per batch, ten batches. batch/cask expands to "
         "(1 | cask:batch) + (1 | batch): the cask term is named 'cask:batch' because cask "
         "labels a, b, c repeat across batches."
     )
-    s.table(tidy_table(fit), "tidy()")
-    s.table(variance_shares(fit), "variance decomposition")
-    s.pre(str(fit.summary()))
-    return [s]
+    return [_variance_section(ctx, "pastes", "strength ~ 1 + (1 | batch/cask)", "Pastes", about)]
 
 
 def chapter_crossed(ctx: DemoContext) -> list[Section]:
     """Chapter 6: crossed random effects (Penicillin: 24 plates × 6 samples)."""
-    fit = ctx.fit("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin")
-    s = Section("diameter ~ 1 + (1 | plate) + (1 | sample) — Penicillin")
-    s.para(
+    about = (
         "Every sample is tested on every plate: plate and sample are crossed, not nested, and "
         "each gets its own variance component."
     )
-    s.table(tidy_table(fit), "tidy()")
-    s.table(variance_shares(fit), "variance decomposition")
-    s.pre(str(fit.summary()))
-    return [s]
+    formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    return [_variance_section(ctx, "penicillin", formula, "Penicillin", about)]
 
 
 def chapter_pooling(ctx: DemoContext) -> list[Section]:
     """Chapter 7: partial pooling, ICC and R² (sleepstudy)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .. import plots
-
+    plots = _plots()
     fit = ctx.fit("slopes", "Reaction ~ Days + (Days | Subject)", "sleepstudy")
     ri = ctx.fit("intercept_reml", "Reaction ~ Days + (1 | Subject)", "sleepstudy")
     s = Section("Partial pooling: Reaction ~ Days + (1 | Subject)")
@@ -226,11 +234,7 @@ def chapter_pooling(ctx: DemoContext) -> list[Section]:
 
 def chapter_bayes(ctx: DemoContext) -> list[Section]:
     """Chapter 8: the same model sampled with NUTS, side by side with REML."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .. import plots
-
+    plots = _plots()
     fit = ctx.fit("slopes", "Reaction ~ Days + (Days | Subject)", "sleepstudy")
     model = MixedModel("Reaction ~ Days + (Days | Subject)", datasets.load("sleepstudy"))
     with warnings.catch_warnings(record=True) as caught:
@@ -253,16 +257,22 @@ def chapter_bayes(ctx: DemoContext) -> list[Section]:
     s.table(post.prior_summary(), "priors (defaults scaled to the data)")
     s2 = Section("Posteriors of the primer's quantities")
     icc, r2 = post.icc(), post.r2()
-    s2.table(
-        pd.DataFrame(
-            [
-                {"quantity": "ICC adjusted", "REML": fit.icc()["adjusted"], "posterior mean": float(icc["adjusted"]), "2.5%": icc["adjusted"].conf_low, "97.5%": icc["adjusted"].conf_high},
-                {"quantity": "R2 marginal", "REML": fit.r2()["marginal"], "posterior mean": float(r2["marginal"]), "2.5%": r2["marginal"].conf_low, "97.5%": r2["marginal"].conf_high},
-                {"quantity": "R2 conditional", "REML": fit.r2()["conditional"], "posterior mean": float(r2["conditional"]), "2.5%": r2["conditional"].conf_low, "97.5%": r2["conditional"].conf_high},
-            ]
-        ),
-        "ICC and R²: REML point estimate and posterior",
-    )  # fmt: skip
+    shown = [
+        ("ICC adjusted", fit.icc()["adjusted"], icc["adjusted"]),
+        ("R2 marginal", fit.r2()["marginal"], r2["marginal"]),
+        ("R2 conditional", fit.r2()["conditional"], r2["conditional"]),
+    ]
+    rows = [
+        {
+            "quantity": name,
+            "REML": reml,
+            "posterior mean": float(p),
+            "2.5%": p.conf_low,
+            "97.5%": p.conf_high,
+        }
+        for name, reml, p in shown
+    ]
+    s2.table(pd.DataFrame(rows), "ICC and R²: REML point estimate and posterior")
     s2.raw(figure_html(plots.icc_r2_posteriors(post, fit).figure), "[figure: ICC / R² posteriors]")
     return [s, s2]
 
