@@ -1,0 +1,206 @@
+"""The audit of user-reachable entries: each bad input raises a ``BayesMixedError`` naming the
+argument, column, term or key at fault (and, where there is one, the fix) — never a bare
+``ValueError``/``KeyError``/``LinAlgError`` or a sampler's internal error.
+
+One row per (entry, bad input, expected error class, a fragment the message must contain).
+Residual structures, marginal means, sensitivity grids, models/ specs and the command line
+get their rows when they exist.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bayesmixed as bm
+from bayesmixed.bayes import Prior
+from bayesmixed.errors import (
+    ArgumentError,
+    ColumnError,
+    DataError,
+    FormulaError,
+    IdentifiabilityError,
+    PriorError,
+    SamplerError,
+    StorageError,
+)
+
+SLEEP = bm.datasets.load("sleepstudy")
+F = "Reaction ~ Days + (Days | Subject)"
+
+
+def _with(**cols):
+    d = SLEEP.copy()
+    d["Days"] = d["Days"].astype(float)
+    for k, v in cols.items():
+        if callable(v):
+            v(d)
+        else:
+            d[k] = v
+    return d
+
+
+def _set(row, col, value):
+    def f(d):
+        d.loc[row, col] = value
+
+    return f
+
+
+def _model():
+    return bm.MixedModel(F, SLEEP)
+
+
+def _fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _model().fit_reml()
+
+
+CASES = [
+    # MixedModel: formula, data
+    ("formula not a string", lambda: bm.MixedModel(3, SLEEP), FormulaError, "must be a string"),
+    ("formula without ~", lambda: bm.MixedModel("Reaction", SLEEP), FormulaError, "'~'"),
+    ("unclosed bar", lambda: bm.MixedModel("Reaction ~ (1 |", SLEEP), FormulaError, "unmatched"),
+    ("data an array", lambda: bm.MixedModel(F, SLEEP.values), DataError, "pandas DataFrame"),
+    ("data empty", lambda: bm.MixedModel(F, SLEEP.iloc[:0]), DataError, "no rows"),
+    ("misspelt column", lambda: bm.MixedModel("Reaction ~ Dayz", SLEEP), ColumnError, "'Days'"),
+    (
+        "misspelt group",
+        lambda: bm.MixedModel("Reaction ~ Days + (1 | Subj)", SLEEP),
+        ColumnError,
+        "'Subject'",
+    ),
+    (
+        "infinite response",
+        lambda: bm.MixedModel(F, _with(Reaction=_set(3, "Reaction", np.inf))),
+        DataError,
+        "'Reaction'",
+    ),
+    (
+        "infinite predictor",
+        lambda: bm.MixedModel(F, _with(Days=_set(3, "Days", np.inf))),
+        DataError,
+        "'Days'",
+    ),
+    (
+        "all responses missing",
+        lambda: bm.MixedModel(F, _with(Reaction=np.nan)),
+        DataError,
+        "no complete rows",
+    ),
+    (
+        "single-level grouping factor",
+        lambda: bm.MixedModel(F, _with(Subject="a")),
+        IdentifiabilityError,
+        "only 1 level",
+    ),
+    ("na_action unknown", lambda: bm.MixedModel(F, SLEEP, na_action="omit"), DataError, "'drop'"),
+    (
+        "residual structure given as text",
+        lambda: bm.MixedModel(F, SLEEP, residual="AR1"),
+        ArgumentError,
+        "residual",
+    ),
+    # fit_reml
+    ("reml not a bool", lambda: _model().fit_reml(reml="yes"), ArgumentError, "reml must be"),
+    # sample: arguments and sampler settings
+    ("draws zero", lambda: _model().sample(draws=0), ArgumentError, "draws"),
+    ("draws fractional", lambda: _model().sample(draws=10.5), ArgumentError, "draws"),
+    ("chains negative", lambda: _model().sample(chains=-1), ArgumentError, "chains"),
+    ("cores zero", lambda: _model().sample(cores=0), ArgumentError, "cores"),
+    ("target_accept above 1", lambda: _model().sample(target_accept=1.5), ArgumentError, "target"),
+    ("random_seed text", lambda: _model().sample(random_seed="a"), ArgumentError, "random_seed"),
+    ("unknown sampler", lambda: _model().sample(sampler="stan"), SamplerError, "nutpie"),
+    (
+        "unknown parameterization",
+        lambda: _model().sample(parameterization="weird"),
+        ArgumentError,
+        "parameterization",
+    ),
+    ("misspelt keyword", lambda: _model().sample(draw=100), ArgumentError, "did you mean 'draws'"),
+    ("nutpie's seed name", lambda: _model().sample(seed=1), ArgumentError, "random_seed"),
+    (
+        "PyMC's keyword for nutpie",
+        lambda: _model().sample(max_treedepth=5),
+        ArgumentError,
+        "'maxdepth'",
+    ),
+    (
+        "misspelt PyMC keyword",
+        lambda: _model().sample(sampler="pymc", max_treedeph=5),
+        ArgumentError,
+        "'max_treedepth'",
+    ),
+    # priors
+    ("prior family unknown", lambda: Prior("halfnorm", sigma=1), PriorError, "unknown prior"),
+    ("prior parameter unknown", lambda: Prior("halfnormal", mu=1), PriorError, "no parameter"),
+    ("prior scale negative", lambda: Prior("halfnormal", sigma=-1), PriorError, "must be > 0"),
+    ("prior scale zero", lambda: Prior("exponential", lam=0), PriorError, "must be > 0"),
+    ("prior scale NaN", lambda: Prior("normal", sigma=np.nan), PriorError, "finite"),
+    ("prior scale text", lambda: Prior("normal", sigma="a"), PriorError, "finite"),
+    ("uniform reversed", lambda: Prior("uniform", lower=2, upper=1), PriorError, "below"),
+    ("gamma both forms", lambda: Prior("gamma", alpha=1, mu=1), PriorError, "either"),
+    ("priors not a dict", lambda: _model().sample(priors=[1]), PriorError, "dict"),
+    (
+        "prior for no parameter",
+        lambda: _model().sample(priors={"sd__Dayz|Subject": Prior("halfnormal", sigma=1)}),
+        PriorError,
+        "sd__Days|Subject",
+    ),
+    (
+        "Normal prior on an SD",
+        lambda: _model().sample(priors={"sd__Days|Subject": Prior("normal", sigma=1)}),
+        PriorError,
+        "standard deviation",
+    ),
+    ("prior not a Prior", lambda: _model().sample(priors={"sigma": 3}), PriorError, "Prior("),
+    # tables and predictions of a fit
+    ("tidy effects unknown", lambda: _fit().tidy(effects="foo"), ArgumentError, "effects"),
+    (
+        "tidy conf_level above 1",
+        lambda: _fit().tidy(conf_int=True, conf_level=1.5),
+        ArgumentError,
+        "conf_level",
+    ),
+    ("ddf unknown", lambda: _fit().tidy(ddf="KR2"), ArgumentError, "Kenward-Roger"),
+    ("icc ci above 1", lambda: _fit().icc(ci=2), ArgumentError, "ci"),
+    (
+        "predict without a column",
+        lambda: _fit().predict(SLEEP.drop(columns="Days")),
+        ColumnError,
+        "'Days'",
+    ),
+    ("predict on a list", lambda: _fit().predict([1, 2]), DataError, "DataFrame"),
+    ("contrast of wrong width", lambda: _fit().contest([1, 2, 3]), ArgumentError, "2 columns"),
+    ("anova type 2", lambda: _fit().anova(type=2), ArgumentError, "type=2"),
+    # model comparison
+    ("anova of one fit", lambda: bm.anova(_fit()), ArgumentError, "two or more"),
+    ("anova of a number", lambda: bm.anova(_fit(), 3), ArgumentError, "not a fit"),
+    ("compare in the wrong order", lambda: bm.compare(_fit(), _fit()), ArgumentError, "BayesFit"),
+    # data sets, save and load
+    ("unknown data set", lambda: bm.datasets.load("sleep"), ArgumentError, "sleepstudy"),
+    ("save to a number", lambda: _fit().save(3), ArgumentError, "path"),
+    ("load a missing file", lambda: bm.load("/nonexistent/x.bmfit"), StorageError, "no saved fit"),
+]
+
+
+@pytest.mark.parametrize("entry,call,error,fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_named(entry, call, error, fragment):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.BayesMixedWarning)
+        with pytest.raises(error) as info:
+            call()
+    assert isinstance(info.value, bm.BayesMixedError) and isinstance(info.value, ValueError)
+    assert fragment in str(info.value)
+
+
+def test_every_warning_is_a_bayesmixed_warning():
+    import inspect
+
+    from bayesmixed import errors
+
+    warns = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, Warning)]
+    assert warns and all(issubclass(c, bm.BayesMixedWarning) for c in warns)
