@@ -123,27 +123,24 @@ def _register_jax() -> None:
                 *[jax.ShapeDtypeStruct(L.shape, f64) for L in Ls],
             )
 
+        def value_and_grads(beta, sigma, *Ls):
+            # one host call gives ℓ and all its gradients: the value is the forward result,
+            # the gradients are kept as the residuals the backward pass scales
+            return jax.pure_callback(
+                host_value_grad,
+                shapes(beta, sigma, *Ls),
+                beta,
+                sigma,
+                *Ls,
+                vmap_method="sequential",
+            )
+
         @jax.custom_vjp
         def loglik(beta, sigma, *Ls):
-            out = jax.pure_callback(
-                host_value_grad,
-                shapes(beta, sigma, *Ls),
-                beta,
-                sigma,
-                *Ls,
-                vmap_method="sequential",
-            )
-            return out[0]
+            return value_and_grads(beta, sigma, *Ls)[0]
 
         def fwd(beta, sigma, *Ls):
-            out = jax.pure_callback(
-                host_value_grad,
-                shapes(beta, sigma, *Ls),
-                beta,
-                sigma,
-                *Ls,
-                vmap_method="sequential",
-            )
+            out = value_and_grads(beta, sigma, *Ls)
             return out[0], out[1:]
 
         def bwd(res, g):
