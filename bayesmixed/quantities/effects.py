@@ -28,13 +28,16 @@ __all__ = ["cohens_f2", "reduced_fit", "pcv", "d_tau", "variance_change", "stand
 
 
 # --------------------------------------------------------------------------- helpers
-def _paired(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    if a.size == b.size or a.size == 1 or b.size == 1:
-        return np.broadcast_arrays(a, b)
-    raise ArgumentError(
-        f"{what}: the two fits have different numbers of posterior draws ({a.size} and "
-        f"{b.size}); sample both with the same draws and chains"
-    )
+def _paired(*arrays: np.ndarray, what: str) -> tuple[np.ndarray, ...]:
+    """The per-draw arrays of two fits broadcast to one length, draw s with draw s; a point
+    estimate (size 1) pairs with every draw."""
+    sizes = list(dict.fromkeys(a.size for a in arrays if a.size != 1))
+    if len(sizes) > 1:
+        raise ArgumentError(
+            f"{what}: the two fits have different numbers of posterior draws ({sizes[0]} and "
+            f"{sizes[1]}); sample both with the same draws and chains"
+        )
+    return tuple(np.broadcast_arrays(*arrays))
 
 
 def reduced_fit(fit: object, term: str, data=None):
@@ -160,7 +163,7 @@ def cohens_f2(
             reduced = reduced_fit(full, term, data=data)
     rf, df_ = _r2_draws(full, r2)
     rr, dr = _r2_draws(reduced, r2)
-    rf, rr = _paired(rf, rr, "cohens_f2()")
+    rf, rr = _paired(rf, rr, what="cohens_f2()")
     f2 = (rf - rr) / (1.0 - rf)
     draws = df_ or dr
     return {
@@ -236,9 +239,7 @@ def variance_change(
     vr = _component_draws(reduced, group, term, "reduced")
     dred = decompose(reduced, tolerance=0)
     total_red = dred.var_random + dred.var_residual
-    vf, vr = _paired(vf, vr, "variance_change()")
-    vr, total_red = _paired(vr, total_red, "variance_change()")
-    vf = np.broadcast_to(vf, vr.shape)
+    vf, vr, total_red = _paired(vf, vr, total_red, what="variance_change()")
     draws = bool(as_components(full, "full").draws or dred.draws)
     with np.errstate(invalid="ignore", divide="ignore"):
         pcv_v = (vr - vf) / vr

@@ -150,6 +150,10 @@ def test_draws_path():
     # a REML fit pairs with every draw of a posterior
     mixed = effects.variance_change(full, post_r, "school")
     assert mixed["pcv"].draws.shape == (80,)
+    mixed = effects.variance_change(post_f, red, "school")
+    assert mixed["d_tau"].draws.shape == (80,)
+    with pytest.raises(ArgumentError, match=r"variance_change\(\).*draws \(80 and 50\)"):
+        effects.variance_change(post_f, perturbed_draws(red, 50), "school")
     with pytest.raises(ArgumentError, match="different numbers of posterior draws"):
         effects.cohens_f2(post_f, reduced=perturbed_draws(red, 50))
     with pytest.raises(ArgumentError, match="cannot be refitted"):
