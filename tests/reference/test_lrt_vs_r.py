@@ -1,7 +1,12 @@
-"""Likelihood-ratio tables (``bm.anova``) against lme4's ``anova()`` (tests/reference/make_lrt.R).
+"""Likelihood-ratio tables (``bm.anova``) against lme4's ``anova()`` and lmerTest's ``ranova()``
+(tests/reference/make_lrt.R).
 
-Tolerances (DEVELOPERS.md): logLik, AIC, BIC, deviance and χ² 1e-4 absolute; p-values 1e-4
-relative (they follow from the χ² to that precision).
+What is computed and where an optimizer stops are tested apart. The tables are computed at
+lme4's own θ — of every fit, of every ML refit anova() makes and of every reduced model ranova()
+fits (stored in the fixture; the refits are fed to bayesmixed through the fit's ``refitter``)
+— with tolerances a decade above the largest relative difference measured there (``TOL``; see
+tests/reference/README.md). Whether our optimizer reaches lme4's optimum for every one of
+those models is ``test_optimum_matches_lme4`` (see ``conftest.assert_same_optimum``).
 """
 
 from __future__ import annotations
@@ -10,37 +15,108 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import load_data, load_fixture
+from conftest import assert_close, assert_same_optimum, fit_at_theta, load_data, load_fixture
 from scipy import stats
 
 import bayesmixed as bm
 from bayesmixed.errors import ArgumentError, RefitWarning
+from bayesmixed.reml.optimize import fit_lmm_at
 
 CASES = load_fixture("lrt")["cases"]
+RANOVA = load_fixture("lrt")["ranova"]
+
+# the largest relative difference measured at lme4's θ (BM_MEASURE=1) × 10, rounded up
+TOL = {
+    "loglik": 1e-11,  # measured 4.7e-13 (logLik, AIC, BIC, deviance)
+    "statistic": 1e-8,  # 3.2e-10: a difference of log-likelihoods of about 400
+    "p_value": 1e-8,  # 1.8e-10
+}
 
 
-def _fits(case):
+def _theta(th):
+    """A fixture θ: None for lm fits (R's NULL is written as {}), else a float array."""
+    return None if isinstance(th, dict) or th is None else np.atleast_1d(np.asarray(th, float))
+
+
+def _at_theta(formula, data, theta, reml, refit_thetas=()):
+    """The fit at lme4's θ whose refits (anova's ML refit, ranova's reductions) are, in turn,
+    the fits at the next θ of ``refit_thetas``."""
+    queue = [np.atleast_1d(np.asarray(t, float)) for t in refit_thetas]
+    fit = fit_at_theta(formula, data, theta, reml)
+
+    def refitter(design, reml):
+        th = queue.pop(0)
+        assert len(th) == design.ntheta, (design.theta_names, th)
+        return fit_lmm_at(design, th, reml)
+
+    fit.refitter = refitter
+    fit.pending_refits = queue
+    return fit
+
+
+def _anova_fits(case):
     data = load_data(case["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [bm.MixedModel(f, data).fit_reml() for f in case["formulas"]]
+    fits = []
+    for f, th, th_ml in zip(case["formulas"], case["theta"], case["theta_ml"], strict=True):
+        if _theta(th) is None:  # no random term: the least-squares fit
+            fits.append(bm.MixedModel(f, data).fit_reml())
+        else:
+            refits = [th_ml] if case["refit"] else []
+            fits.append(_at_theta(f, case["data"], _theta(th), True, refits))
+    return fits
 
 
 @pytest.mark.parametrize("case", CASES, ids=[" vs ".join(c["formulas"]) for c in CASES])
 def test_anova_matches_lme4(case):
-    fits = _fits(case)
+    fits = _anova_fits(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RefitWarning)
         tab = bm.anova(*fits, refit=case["refit"])
+    assert all(not getattr(f, "pending_refits", []) for f in fits)
     assert tab["model"].tolist() == case["model"]
     assert tab["npar"].tolist() == case["npar"]
     for col in ["AIC", "BIC", "logLik", "deviance"]:
-        np.testing.assert_allclose(tab[col], case[col], rtol=0, atol=1e-4)
+        assert_close("lrt.loglik", tab[col], case[col], TOL["loglik"])
     ref = {k: np.array(case[k][1:], dtype=float) for k in ["statistic", "df", "p_value"]}
-    np.testing.assert_allclose(tab["statistic"].iloc[1:], ref["statistic"], rtol=0, atol=1e-4)
+    assert_close("lrt.statistic", tab["statistic"].iloc[1:], ref["statistic"], TOL["statistic"])
     np.testing.assert_array_equal(tab["df"].iloc[1:], ref["df"])
-    np.testing.assert_allclose(tab["p_value"].iloc[1:], ref["p_value"], rtol=1e-4, atol=1e-300)
+    assert_close("lrt.p_value", tab["p_value"].iloc[1:], ref["p_value"], TOL["p_value"])
     assert np.isnan(tab[["statistic", "df", "p_value", "p_boundary"]].iloc[0]).all()
+
+
+def _optimum_cases():
+    """(label, data, formula, REML, lme4's θ) of every mixed model the tables fit."""
+    out = []
+    for c in CASES:
+        for f, th, th_ml in zip(c["formulas"], c["theta"], c["theta_ml"], strict=True):
+            if _theta(th) is not None:
+                out.append((c["data"], f, True, _theta(th)))
+                if c["refit"]:
+                    out.append((c["data"], f, False, _theta(th_ml)))
+    for c in RANOVA:
+        out.append((c["data"], c["formula"], c["REML"], _theta(c["theta"])))
+    seen, uniq = set(), []
+    for o in out:
+        key = (o[0], o[1], o[2])
+        if key not in seen:
+            seen.add(key)
+            uniq.append(o)
+    return uniq
+
+
+@pytest.mark.parametrize(
+    "data,formula,reml,theta",
+    _optimum_cases(),
+    ids=[f"{o[0]}:{o[1]}|{'REML' if o[2] else 'ML'}" for o in _optimum_cases()],
+)
+def test_optimum_matches_lme4(data, formula, reml, theta):
+    """Our optimizer against lme4's bobyqa (rhoend = 1e-12; anova's ML refits use refitML's
+    default bobyqa settings), for every fit the tables start from. ranova's reduced models are
+    only compared at lme4's θ (``test_ranova_matches_lmertest``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bm.MixedModel(formula, load_data(data)).fit_reml(reml=reml)
+    assert_same_optimum(fit, theta)
 
 
 def test_refit_warns_like_lme4_and_ml_fits_do_not():
@@ -94,24 +170,24 @@ def test_bad_arguments_name_the_problem():
         bm.anova(fit, fit, names=["a"])
 
 
-RANOVA = load_fixture("lrt")["ranova"]
-
-
 @pytest.mark.parametrize(
     "case",
     RANOVA,
     ids=[f"{c['data']}:{c['formula']}|{'REML' if c['REML'] else 'ML'}" for c in RANOVA],
 )
 def test_ranova_matches_lmertest(case):
+    fit = _at_theta(
+        case["formula"], case["data"], _theta(case["theta"]), case["REML"], case["theta_reduced"]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = bm.MixedModel(case["formula"], load_data(case["data"])).fit_reml(reml=case["REML"])
         tab = fit.ranova()
+    assert not fit.pending_refits
     assert tab["term"].tolist() == case["term"]
     assert tab["npar"].tolist() == case["npar"]
-    np.testing.assert_allclose(tab["logLik"], case["logLik"], rtol=0, atol=1e-4)
-    np.testing.assert_allclose(tab["AIC"], case["AIC"], rtol=0, atol=1e-4)
+    assert_close("ranova.loglik", tab["logLik"], case["logLik"], TOL["loglik"])
+    assert_close("ranova.loglik", tab["AIC"], case["AIC"], TOL["loglik"])
     ref = {k: np.array(case[k], dtype=float) for k in ["statistic", "df", "p_value"]}
-    np.testing.assert_allclose(tab["statistic"], ref["statistic"], rtol=0, atol=1e-4)
+    assert_close("ranova.statistic", tab["statistic"], ref["statistic"], TOL["statistic"])
     np.testing.assert_array_equal(tab["df"], ref["df"])
-    np.testing.assert_allclose(tab["p_value"], ref["p_value"], rtol=1e-4, atol=1e-300)
+    assert_close("ranova.p_value", tab["p_value"], ref["p_value"], TOL["p_value"])
