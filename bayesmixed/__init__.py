@@ -38,6 +38,7 @@ _LAZY = {
     "BayesFit": ("bayesmixed.bayes.result", "BayesFit"),
     "REMLFit": ("bayesmixed.reml.result", "REMLFit"),
     "OLSFit": ("bayesmixed.ols.fit", "OLSFit"),
+    "residual": ("bayesmixed.spec.residual", None),
 }
 
 __all__ = [
