@@ -19,6 +19,7 @@ distributed); ``"z|g"`` / ``"b|g"`` for the random effects; ``"sigma"``; observe
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -181,6 +182,23 @@ def graph_info(design: Design, parameterization: str = "auto") -> GraphInfo:
     return info
 
 
+def _probe_blas_quietly() -> None:
+    """Let PyTensor look for a BLAS to link its C code against now, silently.
+
+    Without a system BLAS (every pip install) PyTensor warns at its first C compilation that
+    it "could not link to a BLAS installation ... severely degraded", and then uses NumPy's
+    BLAS through the C API, which is all these graphs need (matrix-vector products and
+    gathers). The search runs once per process and its result is cached in PyTensor's config,
+    so reading the setting here, under a filter, replaces the alarm with nothing. A BLAS that
+    PyTensor does find (a conda install, or ``PYTENSOR_FLAGS=blas__ldflags=...``) is used.
+    """
+    import pytensor
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        _ = pytensor.config.blas__ldflags
+
+
 def build_model(
     design: Design,
     priors: PriorSet,
@@ -211,6 +229,7 @@ def build_model(
 
     from .marginal.pytensor_op import MarginalLogLik
 
+    _probe_blas_quietly()
     info = graph_info(design, parameterization)
     parameterization = info.parameterization
     if mutable_y and parameterization == "marginal":
