@@ -298,6 +298,41 @@ class BayesFit(Fit):
                 warnings.warn(m, LooWarning, stacklevel=3)
         return msgs + loo_msgs
 
+    # ------------------------------------------------------------------ marginal means
+    def emmeans(self, specs, by=None, at=None, interval: float = 0.95):
+        """Posterior of the estimated marginal means (the reference grid of
+        :meth:`bayesmixed.results.fit.Fit.emmeans`, computed on every draw of β).
+
+        Returns a :class:`~bayesmixed.results.emmeans.PosteriorTable`: the ``specs`` and
+        ``by`` columns, estimate (posterior mean), std_error (posterior SD), conf_low and
+        conf_high (equal-tailed ``interval``), pd (probability of direction); ``.draws`` is
+        a DataArray with dims (chain, draw, emmean).
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> data = bm.datasets.load("Orthodont")
+        >>> post = bm.MixedModel("distance ~ age + Sex + (1 | Subject)", data).sample(
+        ...     draws=500, tune=500, chains=2, random_seed=1, progressbar=False)
+        >>> post.emmeans("Sex").draws.dims
+        ('chain', 'draw', 'emmean')
+        """
+        from ..results.emmeans import posterior_emmeans_table
+
+        return posterior_emmeans_table(self, specs, by, at, interval)
+
+    def contrast(self, specs, method="pairwise", by=None, ref=None, at=None,
+                 interval: float = 0.95):  # fmt: skip
+        """Posterior of contrasts of marginal means (methods and labels as
+        :meth:`bayesmixed.results.fit.Fit.contrast`; no multiplicity adjustment).
+
+        Columns contrast, the ``by`` columns, estimate, std_error, conf_low, conf_high, pd;
+        ``.draws`` is a DataArray with dims (chain, draw, contrast).
+        """
+        from ..results.contrasts import posterior_contrast_table
+
+        return posterior_contrast_table(self, specs, method, by, ref, at, interval)
+
     # ------------------------------------------------------------------ predictions
     def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, summary: bool = True):
         """Posterior of the expected response μ (not including residual noise).

@@ -170,6 +170,13 @@ class OLSFit(Fit):
         V = self.sigma**2 * (self._Rinv @ self._Rinv.T)
         return pd.DataFrame(V, index=self.design.xnames, columns=self.design.xnames)
 
+    def _lincomb_cov(self, L: np.ndarray, ddf: str) -> tuple[np.ndarray, np.ndarray]:
+        """Covariance and df of L β̂ (the Fit hook of emmeans and contrasts): t on the
+        residual df whatever ``ddf`` says, except ``"asymptotic"`` (infinite df)."""
+        L = np.atleast_2d(np.asarray(L, float))
+        df = np.inf if ddf == "asymptotic" else float(self.df_residual)
+        return L @ self.vcov().to_numpy() @ L.T, np.full(L.shape[0], df)
+
     def predict(
         self,
         newdata: pd.DataFrame | None = None,

@@ -7,12 +7,13 @@ fit's ``deviance_fn``, ``theta``, ``sigma``, ``reml``, ``beta``, ``vcov()`` and 
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, BayesMixedWarning
 from .inference.satterthwaite import Satterthwaite
 
 __all__ = ["HypothesisTests"]
@@ -66,6 +67,32 @@ class HypothesisTests:
             return se, df
         rows = [s.test_1d(np.eye(p)[j]) for j in range(p)]
         return np.array([r["std_error"] for r in rows]), np.array([r["df"] for r in rows])
+
+    def _lincomb_cov(self, L: np.ndarray, ddf: str) -> tuple[np.ndarray, np.ndarray]:
+        """Covariance and df of L β̂ (the Fit hook of emmeans and contrasts).
+
+        ``ddf`` is ``"kenward-roger"`` (pbkrtest's adjusted covariance and per-row df; ML
+        fits fall back to Satterthwaite with a warning), ``"satterthwaite"`` (lmerTest) or
+        ``"asymptotic"`` (infinite df).
+        """
+        L = np.atleast_2d(np.asarray(L, float))
+        if ddf == "kenward-roger" and not self.reml:
+            warnings.warn(
+                "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
+                "fit (refit with reml=True for Kenward-Roger)",
+                BayesMixedWarning,
+                stacklevel=4,
+            )
+            ddf = "satterthwaite"
+        if ddf == "kenward-roger":
+            kr = self.kenward_roger
+            df = np.array([kr._ddf(row[None, :], 1) for row in L])
+            return L @ kr.PhiA @ L.T, df
+        cov = L @ self.vcov().to_numpy() @ L.T
+        if ddf == "asymptotic":
+            return cov, np.full(L.shape[0], np.inf)
+        s = self.satterthwaite
+        return cov, np.array([s.df_1d(row) for row in L])
 
     def contest(self, L, joint: bool = True, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """Test linear contrasts of the fixed effects, as lmerTest's ``contest``.

@@ -66,6 +66,100 @@ class Fit:
         None). Each engine says what reproduces it."""
         raise NotImplementedError(f"{type(self).__name__} cannot be saved")
 
+    def _lincomb_cov(self, L: np.ndarray, ddf: str) -> tuple[np.ndarray, np.ndarray]:
+        """Covariance (r × r) and denominator df (r,) of L β̂ for the rows of ``L`` (r × p).
+
+        ``ddf`` is one of :data:`bayesmixed.results.emmeans.DDF_CHOICES`; engines with
+        a frequentist covariance of β̂ implement it (REML/ML: Kenward–Roger, Satterthwaite or
+        asymptotic; OLS: the residual df)."""
+        raise NotImplementedError(f"{type(self).__name__} has no covariance of linear functions")
+
+    # ------------------------------------------------------------------ marginal means
+    def emmeans(self, specs, by=None, at=None, ddf: str = "kenward-roger", level: float = 0.95):
+        """Estimated marginal means, as emmeans' ``emmeans(fit, specs, by=)``.
+
+        The means of the ``specs`` factor(s) on emmeans' reference grid: averaged over the
+        other factors with equal weights, numeric covariates at their means (see
+        :mod:`bayesmixed.results.emmeans`).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            Factor(s) of the fixed part.
+        by : str or list of str, optional
+            Factor(s) within whose levels the means are given.
+        at : dict, optional
+            ``{covariate: value}`` fixes a covariate; ``{factor: [levels]}`` restricts a factor.
+        ddf : {"kenward-roger", "satterthwaite", "asymptotic"}
+            Degrees-of-freedom method (emmeans' ``lmer.df``). Kenward–Roger also uses the
+            adjusted covariance of β̂; it needs a REML fit (ML fits use Satterthwaite, with a
+            warning). OLS fits use the residual df (∞ with ``"asymptotic"``).
+        level : float
+            Confidence level of the t intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``specs`` and ``by`` columns, estimate, std_error, df, conf_low, conf_high.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> data = bm.datasets.load("Orthodont")
+        >>> fit = bm.MixedModel("distance ~ age + Sex + (1 | Subject)", data).fit_reml()
+        >>> fit.emmeans("Sex").round(2).values.tolist()
+        [['Female', 22.65, 0.59, 25.0, 21.43, 23.87], ['Male', 24.97, 0.49, 25.0, 23.96, 25.99]]
+        """
+        from .emmeans import emmeans_table
+
+        return emmeans_table(self, specs, by, at, ddf, level)
+
+    def contrast(
+        self,
+        specs,
+        method="pairwise",
+        by=None,
+        ref=None,
+        adjust: str | None = None,
+        ddf: str = "kenward-roger",
+        level: float = 0.95,
+        at=None,
+    ):
+        """Contrasts of marginal means with t tests, as emmeans' ``contrast(emm, method)``.
+
+        Parameters
+        ----------
+        specs, by, at, ddf, level
+            As :meth:`emmeans`.
+        method : str or dict
+            ``"pairwise"``, ``"revpairwise"``, ``"trt.vs.ctrl"``, ``"consec"``, ``"poly"``,
+            ``"eff"``, or ``{label: coefficients}`` (one coefficient per mean, in the order
+            of :meth:`emmeans`'s rows within a ``by`` group).
+        ref : str, optional
+            Control level of ``"trt.vs.ctrl"`` (default: the first level).
+        adjust : str, optional
+            ``"tukey"``, ``"holm"``, ``"bonferroni"``, ``"sidak"``, ``"fdr"``, ``"dunnettx"``,
+            ``"mvt"`` or ``"none"``; default emmeans' default of the method (see
+            :mod:`bayesmixed.results.contrasts`). Intervals are adjusted alike.
+
+        Returns
+        -------
+        pandas.DataFrame
+            contrast, the ``by`` columns, estimate, std_error, df, statistic, p_value,
+            conf_low, conf_high; ``attrs["adjust"]`` names the adjustment applied.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> data = bm.datasets.load("Orthodont")
+        >>> fit = bm.MixedModel("distance ~ age + Sex + (1 | Subject)", data).fit_reml()
+        >>> fit.contrast("Sex")[["contrast", "estimate"]].round(2).values.tolist()
+        [['Female - Male', -2.32]]
+        """
+        from .contrasts import contrast_table
+
+        return contrast_table(self, specs, method, by, ref, adjust, ddf, level, at)
+
     # ------------------------------------------------------------------ saving
     def save(self, path) -> Path:
         """Save the fit to one file that :func:`bayesmixed.load` reads back, in any process.
