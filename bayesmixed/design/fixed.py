@@ -150,7 +150,9 @@ def fixed_part(rhs: str, frame: pd.DataFrame, stacklevel: int = 4) -> FixedPart:
     if dropped:
         warnings.warn(
             "fixed-effect model matrix is rank deficient so dropping "
-            f"{len(dropped)} column{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
+            f"{len(dropped)} column{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)} "
+            "(a linear combination of the other columns, up to a relative 1e-7); remove or "
+            "recode the predictor, or centre and rescale predictors that are nearly collinear",
             RankDeficiencyWarning,
             stacklevel=stacklevel,
         )

@@ -283,6 +283,14 @@ def fit_lmm(design: Design, reml: bool = True, control: OptControl | None = None
         )
         theta, fval = _to_boundary(dev, bool(reml), theta, fval, lower)
         theta, fval, deriv = _polish(dev, bool(reml), theta, fval, lower)
+        H = None if deriv is None else deriv[2]
+        if H is not None and np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).min() <= 0:
+            # BOBYQA can stop a coordinate short of its bound (here up to ~1e-4), where the
+            # criterion is flat to its tolerance and the Hessian indefinite: try the bound
+            f0 = dev(theta, bool(reml)) if fval is None else fval
+            th2, f2 = _to_boundary(dev, bool(reml), theta, f0, lower, tol=ctrl.singular_tol)
+            if not np.array_equal(th2, theta):
+                theta, fval, deriv = _polish(dev, bool(reml), th2, f2, lower)
         # a coordinate a hair above its bound is on the bound (lme4 reports exact zeros)
         near = np.isfinite(lower) & (theta - lower < 1e-10) & (theta != lower)
         if near.any():
