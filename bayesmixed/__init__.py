@@ -39,6 +39,7 @@ _LAZY = {
     "REMLFit": ("bayesmixed.reml.result", "REMLFit"),
     "OLSFit": ("bayesmixed.ols.fit", "OLSFit"),
     "residual": ("bayesmixed.spec.residual", None),
+    "compare_structures": ("bayesmixed.quantities.structures", "compare_structures"),
 }
 
 __all__ = [
