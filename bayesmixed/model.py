@@ -7,6 +7,7 @@ import pandas as pd
 from .design.build import Design, build_design
 from .errors import ArgumentError
 from .spec.formula import ModelSpec, parse_formula
+from .spec.residual import check_residual
 
 __all__ = ["MixedModel", "fit_design"]
 
@@ -49,8 +50,10 @@ class MixedModel:
         crossed terms as several bars. With no bar, the model is an ordinary regression.
     data : pandas.DataFrame
         One row per observation.
-    residual : None
-        Residual covariance structure (reserved; only independent residuals for now).
+    residual : bayesmixed.residual structure, optional
+        Residual covariance over each subject's visits, e.g.
+        ``bm.residual.UN(time="visit", group="id")`` (None: independent residuals).
+        Random terms, if any, must be grouped by the subject or nested in it.
     na_action : {"drop", "raise"}
         Drop incomplete rows of the used columns with a warning (default) or refuse them.
 
@@ -70,15 +73,19 @@ class MixedModel:
         residual: object | None = None,
         na_action: str = "drop",
     ):
-        if residual is not None:
-            raise ArgumentError(
-                "residual covariance structures are not available in this version; "
-                "pass residual=None (independent residuals)"
-            )
+        residual = check_residual(residual)
         self.formula = formula
         self.spec: ModelSpec = parse_formula(formula)
-        self.design: Design = build_design(self.spec, data, na_action=na_action)
         self.residual = residual
+        self.residual_design = None
+        if residual is None:
+            self.design: Design = build_design(self.spec, data, na_action=na_action)
+        else:
+            from .design.residual import build_residual_design
+
+            self.design, self.residual_design = build_residual_design(
+                self.spec, data, residual, na_action=na_action
+            )
 
     @property
     def has_random(self) -> bool:
@@ -96,10 +103,16 @@ class MixedModel:
 
         Returns
         -------
-        REMLFit or OLSFit
+        REMLFit, OLSFit or GLSFit
             Its ``refit()`` (and ranova, reduced models, ML refits) fits any design with
-            the engine it needs: REML/ML with random terms, least squares without.
+            the engine it needs: REML/ML with random terms, least squares without; with
+            ``residual=``, a :class:`~bayesmixed.reml.gls.GLSFit` (with or without random
+            terms; ``control`` is then a :class:`~bayesmixed.reml.gls.GLSControl`).
         """
+        if self.residual_design is not None:
+            from .reml.gls import fit_gls
+
+            return fit_gls(self.design, self.residual_design, reml=reml, control=control)
         if not self.has_random:
             from .ols.fit import fit_ols
 
@@ -110,6 +123,13 @@ class MixedModel:
             fit = fit_lmm(self.design, reml=reml, control=control)
         fit.refitter = fit_design
         return fit
+
+    def _bayes_guard(self, what: str) -> None:
+        if self.residual is not None:
+            raise ArgumentError(
+                f"{what} does not support residual= structures yet; fit the model with "
+                "fit_reml(), or drop residual= to sample it"
+            )
 
     def pymc_model(self, priors: dict | None = None, parameterization: str = "auto"):
         """The PyMC model with partial-pooling priors, for power users to modify and sample.
@@ -133,6 +153,7 @@ class MixedModel:
         >>> sorted(pm_model.coords)[:3]
         ['Subject__coef', 'Subject__cpc', 'Subject__level']
         """
+        self._bayes_guard("pymc_model()")
         from .bayes.graph import build_model
         from .bayes.priors import resolve_priors
 
@@ -164,6 +185,7 @@ class MixedModel:
         >>> m.sample_prior_predictive(100, random_seed=1).prior_predictive["y"].shape
         (1, 100, 30)
         """
+        self._bayes_guard("sample_prior_predictive()")
         from .bayes.pipeline import prior_predictive
 
         return prior_predictive(self.design, draws, priors, random_seed)
@@ -218,6 +240,7 @@ class MixedModel:
         >>> post.parameterization
         'marginal'
         """
+        self._bayes_guard("sample()")
         from .bayes.pipeline import sample_design
 
         return sample_design(
