@@ -31,14 +31,13 @@ def cpc_cholesky(z: np.ndarray, dim: int) -> np.ndarray:
     Zc = np.zeros((dim, dim))
     a, b = np.triu_indices(dim, 1)
     Zc[b, a] = np.asarray(z, float)
-    L = np.zeros((dim, dim))
-    L[0, 0] = 1.0
-    for i in range(1, dim):
-        left = 1.0
-        for j in range(i):
-            L[i, j] = Zc[i, j] * np.sqrt(left)
-            left -= L[i, j] ** 2
-        L[i, i] = np.sqrt(max(left, 0.0))
+    # 1 − Σ_{k<j} L[i, k]² = Π_{k<j} (1 − z_ik²): the row's remaining length, as a product
+    W = 1.0 - Zc**2
+    left = np.ones((dim, dim))
+    left[:, 1:] = np.cumprod(W[:, :-1], axis=1)
+    L = Zc * np.sqrt(left)
+    idx = np.arange(dim)
+    L[idx, idx] = np.sqrt(left[idx, idx])
     return L
 
 

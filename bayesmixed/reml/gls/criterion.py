@@ -73,6 +73,15 @@ class GLSCriterion:
         self.n_params = at
         XY = np.column_stack([design.X, design.y])
         self._xy = [XY[b.rows] for b in rd.batches]
+        # sufficient statistics of the shared-pattern batches (no random effects):
+        # Σ_i [X y]_i[a]' [X y]_i[b] per pair of visits, so that the whitened cross-products
+        # are Σ_ab (V⁻¹)_ab S_ab — independent of the number of subjects
+        self._suff = [
+            np.einsum("bmi,bnj->mnij", xy, xy)
+            if b.shared and not design.terms and xy.shape[1] ** 2 * xy.shape[2] ** 2 < 4e6
+            else None
+            for b, xy in zip(rd.batches, self._xy, strict=True)
+        ]
         self._re = [
             [
                 (t.X[b.rows], t.codes[b.rows][:, :, None] == t.codes[b.rows][:, None, :])
@@ -142,12 +151,14 @@ class GLSCriterion:
             V += mask * np.einsum("bma,ac,bnc->bmn", Xt, g, Xt)
         return V
 
-    def _whiten(self, phi):
+    def _whiten(self, phi, skip=None):
         """Yield (batch index, inverse Cholesky factor(s), whitened [X y], log|V| of the
         batch). The blocks are small (one subject's visits), so L⁻¹ times the batch is
         cheaper than triangular solves, which SciPy loops over a stack one by one."""
         G = self.relative_g(phi) if self.design.terms else None
         for bi, b in enumerate(self.rd.batches):
+            if skip is not None and skip[bi] is not None:
+                continue
             V = self._block(phi, bi, b, G)
             L = np.linalg.cholesky(V)
             Li = np.linalg.inv(L)
@@ -167,7 +178,16 @@ class GLSCriterion:
         C = np.zeros((c, c))
         logdet = 0.0
         try:
-            for _, _, W, ld in self._whiten(phi):
+            if any(S is not None for S in self._suff):
+                for bi, b in enumerate(self.rd.batches):
+                    S = self._suff[bi]
+                    if S is None:
+                        continue
+                    L = np.linalg.cholesky(self.residual_block(phi, b.by, b.pos))
+                    Li = np.linalg.inv(L)
+                    C += np.einsum("mn,mnij->ij", Li.T @ Li, S)
+                    logdet += 2.0 * len(b.rows) * float(np.log(np.diag(L)).sum())
+            for _, _, W, ld in self._whiten(phi, skip=self._suff):
                 Wf = W.reshape(-1, c)
                 C += Wf.T @ Wf
                 logdet += ld

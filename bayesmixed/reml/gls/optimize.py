@@ -120,7 +120,8 @@ def _check(crit, reml, phi, lower, upper, ctrl: GLSControl) -> list[str]:
         return crit.profiled(x, reml)
 
     g = gradient(f, phi[idx], 1e-4)
-    H = hessian(f, phi[idx], 1e-3)
+    # a check, not an estimate: one central difference is accurate enough
+    H = hessian(f, phi[idx], 1e-3, richardson=False)
     try:
         w = np.linalg.eigvalsh(H)
         scaled = np.abs(np.linalg.solve(H, g)) if w.min() > 0 else np.abs(g)
