@@ -88,18 +88,19 @@ def _poly(k: int) -> tuple[np.ndarray, list[str]]:
         while z > 0.05:
             con = con / z
             z = np.max(np.abs(con - np.round(con)))
-        rows.append(np.round(con))
+        rows.append(np.round(con) + 0.0)  # + 0.0: no negative zeros
     return np.array(rows), _POLY_NAMES[:degree]
 
 
 def contrast_coefficients(levels: list[str], method, ref=None) -> tuple[np.ndarray, list[str], str]:
-    """Coefficients (contrasts × levels), labels and default adjustment of a contrast method.
+    """Coefficients (contrasts × levels), labels and kind of a contrast method (the kind,
+    ``"custom"`` for a dict, keys the method's default adjustment).
 
     Examples
     --------
-    >>> C, labels, adjust = contrast_coefficients(["T0", "T3", "T6"], "trt.vs.ctrl")
-    >>> C.tolist(), labels, adjust
-    ([[-1.0, 1.0, 0.0], [-1.0, 0.0, 1.0]], ['T3 - T0', 'T6 - T0'], 'dunnettx')
+    >>> C, labels, kind = contrast_coefficients(["T0", "T3", "T6"], "trt.vs.ctrl")
+    >>> C.tolist(), labels
+    ([[-1.0, 1.0, 0.0], [-1.0, 0.0, 1.0]], ['T3 - T0', 'T6 - T0'])
     >>> contrast_coefficients(["a", "b", "c"], "poly")[0].tolist()
     [[-1.0, 0.0, 1.0], [1.0, -2.0, 1.0]]
     """
@@ -254,7 +255,7 @@ def adjust_p(t, df, adjust: str, corr=None, nmeans: int | None = None) -> np.nda
     Examples
     --------
     >>> adjust_p([2.0, 1.0], [10, 10], "bonferroni").round(4).tolist()
-    [0.1468, 0.6817]
+    [0.1468, 0.6818]
     """
     t = np.abs(np.asarray(t, float))
     df = np.broadcast_to(np.asarray(df, float), t.shape)

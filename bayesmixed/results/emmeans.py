@@ -69,7 +69,7 @@ def check_level(level, name: str = "level") -> float:
 def _as_list(x, what: str) -> list[str]:
     if x is None:
         return []
-    out = [x] if isinstance(x, str) else list(x)
+    out = [x] if isinstance(x, str) else list(x) if isinstance(x, (list, tuple)) else [x]
     if not all(isinstance(v, str) for v in out):
         raise ArgumentError(f"{what} must be a factor name or a list of factor names, got {x!r}")
     return out
@@ -132,7 +132,7 @@ def _grid_variables(design, at: dict) -> tuple[dict[str, list], list[str]]:
         vals = list(np.atleast_1d(val))
         if name in factors:
             labels = {level_name(x): x for x in values[name]}
-            bad = [x for x in vals if level_name(x) not in labels]
+            bad = [level_name(x) for x in vals if level_name(x) not in labels]
             if bad:
                 raise ArgumentError(
                     f"at={{{name!r}: ...}} has levels {bad} that {name!r} does not have: "

@@ -108,7 +108,7 @@ class Fit:
         >>> data = bm.datasets.load("Orthodont")
         >>> fit = bm.MixedModel("distance ~ age + Sex + (1 | Subject)", data).fit_reml()
         >>> fit.emmeans("Sex").round(2).values.tolist()
-        [['Female', 22.65, 0.59, 25.0, 21.43, 23.87], ['Male', 24.97, 0.49, 25.0, 23.96, 25.99]]
+        [['Male', 24.97, 0.49, 25.0, 23.97, 25.97], ['Female', 22.65, 0.59, 25.0, 21.44, 23.85]]
         """
         from .emmeans import emmeans_table
 
@@ -154,7 +154,7 @@ class Fit:
         >>> data = bm.datasets.load("Orthodont")
         >>> fit = bm.MixedModel("distance ~ age + Sex + (1 | Subject)", data).fit_reml()
         >>> fit.contrast("Sex")[["contrast", "estimate"]].round(2).values.tolist()
-        [['Female - Male', -2.32]]
+        [['Male - Female', 2.32]]
         """
         from .contrasts import contrast_table
 
