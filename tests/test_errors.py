@@ -304,8 +304,8 @@ def test_bad_reml_argument(ss, bad):
         model.fit_reml(reml=bad)
 
 
-def test_residual_structure_not_available(ss):
-    with pytest.raises(ArgumentError, match="residual=None"):
+def test_residual_structure_given_as_text(ss):
+    with pytest.raises(ArgumentError, match="bm.residual.AR1"):
         bm.MixedModel("Reaction ~ Days + (1 | Subject)", ss, residual="AR1")
 
 

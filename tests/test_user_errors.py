@@ -3,8 +3,8 @@ argument, column, term or key at fault (and, where there is one, the fix) — ne
 ``ValueError``/``KeyError``/``LinAlgError`` or a sampler's internal error.
 
 One row per (entry, bad input, expected error class, a fragment the message must contain).
-Residual structures, marginal means, sensitivity grids, models/ specs and the command line
-get their rows when they exist.
+Marginal means, sensitivity grids, models/ specs and the command line get their rows when
+they exist.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayesmixed as bm
@@ -47,6 +48,26 @@ def _set(row, col, value):
         d.loc[row, col] = value
 
     return f
+
+
+def _long():
+    from conftest import load_data
+
+    return load_data("longitudinal_unbalanced")
+
+
+def _long_dup():
+    d = _long()
+    return pd.concat([d, d.iloc[[0]]])
+
+
+def _long_one_visit():
+    return _long().assign(visit="T0").drop_duplicates(["id"])
+
+
+def _long_two_subjects():
+    d = _long()
+    return d[d["id"].isin(d["id"].unique()[:2])]
 
 
 def _model():
@@ -98,11 +119,62 @@ CASES = [
         "only 1 level",
     ),
     ("na_action unknown", lambda: bm.MixedModel(F, SLEEP, na_action="omit"), DataError, "'drop'"),
+    # residual structures
     (
         "residual structure given as text",
         lambda: bm.MixedModel(F, SLEEP, residual="AR1"),
         ArgumentError,
-        "residual",
+        "bm.residual.AR1",
+    ),
+    (
+        "residual structure class not called",
+        lambda: bm.MixedModel(F, SLEEP, residual=bm.residual.UN),
+        ArgumentError,
+        "call it with the columns",
+    ),
+    (
+        "structure column not a name",
+        lambda: bm.residual.UN(time=3, group="id"),
+        ArgumentError,
+        "time",
+    ),
+    (
+        "structure group misspelt",
+        lambda: bm.MixedModel(F, SLEEP, residual=bm.residual.AR1(time="Days", group="Subjec")),
+        ColumnError,
+        "'Subject'",
+    ),
+    (
+        "time repeated within a subject",
+        lambda: bm.MixedModel(
+            "y ~ visit", _long_dup(), residual=bm.residual.UN(time="visit", group="id")
+        ),
+        DataError,
+        "more than once",
+    ),
+    (
+        "time with one level",
+        lambda: bm.MixedModel(
+            "y ~ arm", _long_one_visit(), residual=bm.residual.AR1(time="visit", group="id")
+        ),
+        DataError,
+        "one level",
+    ),
+    (
+        "CAR1 on a categorical time",
+        lambda: bm.MixedModel(
+            "y ~ visit", _long(), residual=bm.residual.CAR1(time="visit", group="id")
+        ),
+        ColumnError,
+        "numeric time",
+    ),
+    (
+        "UN with more parameters than data",
+        lambda: bm.MixedModel(
+            "y ~ 1", _long_two_subjects(), residual=bm.residual.UN(time="visit", group="id")
+        ).fit_reml(),
+        IdentifiabilityError,
+        "fewer parameters",
     ),
     # fit_reml
     ("reml not a bool", lambda: _model().fit_reml(reml="yes"), ArgumentError, "reml must be"),
