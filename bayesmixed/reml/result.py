@@ -178,8 +178,9 @@ class REMLFit(HypothesisTests, Fit):
         ----------
         effects : {"all", "fixed", "ran_pars"}
         conf_int : bool
-            Add ``conf_low``/``conf_high`` for fixed effects (t quantiles with the
-            chosen df).
+            Add ``conf_low``/``conf_high``: for fixed effects t intervals with the chosen
+            df; for the random-effect SDs, correlations and σ profile-likelihood intervals
+            (lme4's ``confint(fit, method="profile")``; see :meth:`confint`).
         conf_level : float
         ddf : {"Satterthwaite", "Kenward-Roger"}
             As lmerTest's ``summary(fit, ddf=)``: Kenward–Roger (REML fits only) also
@@ -227,7 +228,56 @@ class REMLFit(HypothesisTests, Fit):
         if effects in ("all", "ran_pars"):
             vals = ran_pars_values(self.components())
             ran_pars = {"estimate": [float(v) for v in vals.values()]}
+            if conf_int:
+                from .confint import profile_ran_pars
+
+                lims = profile_ran_pars(self, conf_level)
+                ran_pars["conf_low"], ran_pars["conf_high"] = lims[:, 0], lims[:, 1]
         return tidy_frame(self.design, fixed, ran_pars)
+
+    def confint(
+        self,
+        method: str = "profile",
+        level: float = 0.95,
+        nsim: int = 500,
+        random_seed=None,
+        client=None,
+    ) -> pd.DataFrame:
+        """Confidence intervals of every parameter, as lme4's ``confint.merMod``.
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}
+            ``"profile"``: profile-likelihood intervals of the SDs, correlations, σ and
+            fixed effects from the ML deviance (lme4 refits a REML fit by ML for its
+            profile, and so does this). ``"wald"``: β̂ ± z·SE for the fixed effects, NaN for
+            the variance parameters (lme4: NA). ``"boot"``: parametric-bootstrap percentile
+            intervals of ``nsim`` refits (same criterion as this fit) to responses simulated
+            from it, run on :func:`bayesmixed.batch.run_tasks`.
+        level : float
+        nsim : int
+            Bootstrap replicates (``"boot"`` only).
+        random_seed : int, optional
+            Seed of the bootstrap: the same seed gives the same intervals, locally or on Dask.
+        client : distributed.Client or str, optional
+            Run the bootstrap refits on this Dask cluster.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns effect, group, term, conf_low, conf_high in ``tidy()``'s row order.
+
+        Examples
+        --------
+        >>> import bayesmixed as bm
+        >>> fit = bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff")).fit_reml()
+        >>> ci = fit.confint()  # lme4: (Intercept) 1486.45 1568.55; .sig01 12.20 84.06
+        >>> ci[["conf_low", "conf_high"]].round(2).values.tolist()
+        [[1486.45, 1568.55], [12.2, 84.06], [38.23, 67.66]]
+        """
+        from .confint import confint_table
+
+        return confint_table(self, method, level, nsim, random_seed, client)
 
     def glance(self) -> pd.DataFrame:
         """One-row model summary as broom.mixed's ``glance``.
