@@ -9,12 +9,21 @@ by their number of parameters, and each row is tested against the one before it:
     statistic = 2 · max(0, ℓ_k − ℓ_{k−1}),   df = npar_k − npar_{k−1},   p = P(χ²_df > statistic)
 
 Testing a variance component puts its null value (τ² = 0) on the boundary of the parameter
-space, where the χ² reference is conservative. ``p_boundary`` gives the usual correction
-(Self & Liang 1987; Stram & Lee 1994): a 50:50 mixture of χ²_{df−1} and χ²_df, which for one
-added variance halves p. It holds for adding one random effect (with its covariances) to a
-model whose other variance parameters are interior, so it is shown only when the two models
-have the same fixed effects and the larger has exactly one more random-effect SD (otherwise
-NaN: e.g. adding only a correlation, whose null value 0 is interior).
+space, where the χ² reference is conservative. ``p_boundary`` gives the asymptotic correction
+(Self & Liang 1987; Stram & Lee 1994): a 50:50 mixture of χ²_{df−1} and χ²_df. It is the
+exact asymptotic null distribution in two cases, and is shown only for them (same fixed
+effects, the larger model has exactly one more random-effect SD):
+
+* one added variance, ``(1 | g)`` or a slope in ``(x || g)`` (df = 1): ½χ²₀ + ½χ²₁, which
+  halves p;
+* a random slope added together with its covariances with the k effects already in the
+  block, ``(1 | g)`` → ``(1 + x | g)`` (df = k + 1): Stram & Lee's ½χ²_k + ½χ²_{k+1}.
+
+Both assume the other variance parameters are interior. Anything else — several variances at
+once, adding only a correlation (its null value 0 is interior), other fixed effects — gets
+NaN; ``bootstrap=N`` then gives a parametric-bootstrap p-value (pbkrtest's ``PBmodcomp``,
+:mod:`bayesmixed.quantities.bootstrap`) that needs no asymptotics, also in finite samples
+where the mixture is only approximate.
 """
 
 from __future__ import annotations
@@ -51,7 +60,14 @@ def _label(fit) -> str:
     return fit.design.spec.formula
 
 
-def anova(*fits, refit: bool = True, names: list[str] | None = None) -> pd.DataFrame:
+def anova(
+    *fits,
+    refit: bool = True,
+    names: list[str] | None = None,
+    bootstrap: int | None = None,
+    random_seed=None,
+    client=None,
+) -> pd.DataFrame:
     """Likelihood-ratio tests of nested models, as lme4's ``anova(m0, m1, ...)``.
 
     Parameters
@@ -64,6 +80,16 @@ def anova(*fits, refit: bool = True, names: list[str] | None = None) -> pd.DataF
         meaningful only for models with identical fixed effects.
     names : list of str, optional
         Row labels (default: the formulas).
+    bootstrap : int, optional
+        Number of parametric-bootstrap replicates per test: responses simulated from the
+        smaller model's (ML) fit, both models refitted, the LRT recomputed; adds
+        ``p_bootstrap`` = (1 + #{LRT* ≥ LRT}) / (N + 1) and its Monte Carlo SE
+        ``p_bootstrap_se`` (pbkrtest's ``PBmodcomp``). Needs nested models (same data,
+        the larger containing the smaller's fixed and random terms).
+    random_seed : int, optional
+        Seed of the bootstrap: the same seed gives the same p-values, locally or on Dask.
+    client : distributed.Client or str, optional
+        Run the bootstrap refits on this Dask cluster (default: local processes).
 
     Returns
     -------
@@ -72,13 +98,14 @@ def anova(*fits, refit: bool = True, names: list[str] | None = None) -> pd.DataF
         ``logLik``, ``deviance`` (−2 logLik), then for every row after the first the test
         against the row before: ``statistic`` (χ²), ``df``, ``p_value`` and ``p_boundary``
         (the 50:50 χ² mixture when the row adds one random-effect variance to the same fixed
-        effects; NaN otherwise).
+        effects; NaN otherwise); with ``bootstrap=``, ``p_bootstrap`` and ``p_bootstrap_se``.
 
     Raises
     ------
     ArgumentError
-        Fewer than two fits, something that is not a fit, or fits to different numbers of
-        observations.
+        Fewer than two fits, something that is not a fit, fits to different numbers of
+        observations, a bad ``bootstrap`` count, or (with ``bootstrap=``) models that are not
+        nested.
 
     Examples
     --------
@@ -105,6 +132,10 @@ def anova(*fits, refit: bool = True, names: list[str] | None = None) -> pd.DataF
             "likelihood-ratio test needs the same rows; drop missing values beforehand so that "
             "every model sees the same data"
         )
+    if bootstrap is not None and (
+        isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 1
+    ):
+        raise ArgumentError(f"bootstrap must be a positive number of replicates, got {bootstrap!r}")
     if names is None:
         names = [_label(f) for f in fits]
     elif len(names) != len(fits):
@@ -145,4 +176,23 @@ def anova(*fits, refit: bool = True, names: list[str] | None = None) -> pd.DataF
     tab["df"] = df
     tab["p_value"] = p
     tab["p_boundary"] = pb
+    if bootstrap is not None:
+        _add_bootstrap(tab, fits, stat, int(bootstrap), random_seed, client)
     return tab
+
+
+def _add_bootstrap(tab, fits, stat, nsim, random_seed, client) -> None:
+    """``p_bootstrap`` and ``p_bootstrap_se`` of each test (one seed stream per test)."""
+    from .bootstrap import check_nested, lrt_bootstrap
+
+    for k in range(1, len(fits)):
+        check_nested(fits[k - 1], fits[k])
+    seeds = np.random.SeedSequence(random_seed).spawn(len(fits) - 1)
+    pboot = np.full(len(fits), np.nan)
+    se = np.full(len(fits), np.nan)
+    for k in range(1, len(fits)):
+        pboot[k], se[k], _ = lrt_bootstrap(
+            fits[k - 1], fits[k], stat[k], nsim, random_seed=seeds[k - 1], client=client
+        )
+    tab["p_bootstrap"] = pboot
+    tab["p_bootstrap_se"] = se
