@@ -7,23 +7,35 @@ is ``ax.figure``.
 * :func:`pooling_weights` — λ_j against n_j;
 * :func:`caterpillar` — random effects with intervals;
 * :func:`trajectories` — spaghetti plot with the population line (longitudinal fits);
+* :func:`trajectories_by_time` — trajectories over categorical or numeric time, by arm (§6);
+* :func:`residual_correlation` — fitted vs empirical residual correlation (heat maps);
+* :func:`correlation_by_lag` — the correlation several residual structures imply by lag;
 * :func:`diagnostics` — residuals vs fitted, scale-location, QQ;
 * :func:`icc_r2_posteriors` — posterior densities of ICC and R² with the REML values;
-* :func:`compare` — forest plot of ``bm.compare(post, fit)``.
+* :func:`compare` — forest plot of ``bm.compare(post, fit)``;
+* :func:`emmeans` — marginal means with intervals across time, REML and posterior (§6.2.1);
+* :func:`contrasts` — forest plot of contrasts of marginal means.
 """
 
 from .checks import COMPARE_COLUMNS, compare, diagnostics, icc_r2_posteriors
 from .data import data_lines, trajectories
+from .longitudinal import correlation_by_lag, residual_correlation, trajectories_by_time
+from .means import contrasts, emmeans
 from .pooling import caterpillar, pooling, pooling_weights
 
 __all__ = [
     "COMPARE_COLUMNS",
     "caterpillar",
     "compare",
+    "contrasts",
+    "correlation_by_lag",
     "data_lines",
     "diagnostics",
+    "emmeans",
     "icc_r2_posteriors",
     "pooling",
     "pooling_weights",
+    "residual_correlation",
     "trajectories",
+    "trajectories_by_time",
 ]
