@@ -51,6 +51,8 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "uniform": ("Uniform", ("lower", "upper"), "bounded"),
     "halfflat": ("HalfFlat", (), "positive"),
     "lkj": ("LKJ", ("eta",), "correlation"),
+    # on (0, 1); for a residual correlation parameter, rescaled to its interval
+    "beta": ("Beta", ("alpha", "beta"), "unit"),
 }
 
 
@@ -68,6 +70,7 @@ _POSITIVE = {
     "inversegamma": ("alpha", "beta", "mu", "sigma"),
     "lognormal": ("sigma",),
     "lkj": ("eta",),
+    "beta": ("alpha", "beta"),
 }
 # parameterizations given by either of two sets of names (PyMC takes one or the other)
 _ALTERNATIVES = {
@@ -113,7 +116,8 @@ class Prior:
     dist : str
         Family: ``"normal"``, ``"studentt"``, ``"halfnormal"``, ``"halfstudentt"``,
         ``"halfcauchy"``, ``"exponential"``, ``"gamma"``, ``"inversegamma"``, ``"lognormal"``,
-        ``"uniform"``, ``"cauchy"``, ``"laplace"``, ``"flat"``, ``"halfflat"``, ``"lkj"``
+        ``"uniform"``, ``"cauchy"``, ``"laplace"``, ``"flat"``, ``"halfflat"``, ``"lkj"``,
+        ``"beta"`` (residual correlation parameters, rescaled to their interval)
         (PyMC class names such as ``"HalfStudentT"`` work too).
     **params
         The family's parameters, named as in PyMC (``mu``, ``sigma``, ``nu``, ``lam``, ``eta``...).
@@ -381,6 +385,11 @@ def _check_support(key: str, prior: Prior) -> None:
         raise PriorError(
             f"{key!r} is a standard deviation: use a positive family such as "
             "Prior('halfstudentt', nu=3, sigma=...) or Prior('halfnormal', sigma=...)"
+        )
+    if prior.support == "unit":
+        raise PriorError(
+            f"a beta prior is only valid for a residual correlation parameter ('rho|Residual'), "
+            f"not {key!r}"
         )
     if not is_sd and not is_cor and prior.support == "correlation":
         raise PriorError(f"an LKJ prior is only valid for a correlation matrix, not {key!r}")

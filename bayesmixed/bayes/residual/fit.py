@@ -1,0 +1,114 @@
+"""``ResidualBayesFit``: the posterior of a model with a residual structure.
+
+A :class:`~bayesmixed.bayes.result.BayesFit` whose ``ran_pars`` are the random terms' SDs and
+correlations followed by the structure's parameters in group ``Residual``
+(``Residual:<by>=<level>``), named as the REML fit names them — so ``bm.compare(post, fit)``
+pairs them row for row. ``glance()``'s elpd_loo leaves out one subject at a time (the
+log-likelihood is per subject).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ...design.residual import ResidualDesign
+from ...errors import ArgumentError
+from ...results.components import TIDY_COLUMNS, cov_to_sd_cor, ran_par_labels
+from ...results.frames import check_effects
+from ..result import BayesFit, _interval
+
+__all__ = ["ResidualBayesFit"]
+
+
+@dataclass
+class ResidualBayesFit(BayesFit):
+    """Posterior of a residual-structure model (see the module notes).
+
+    Attributes
+    ----------
+    rd : ResidualDesign
+    residual_labels : list of (group, term)
+    residual_values : ndarray (chain, draw, K)
+        Draws of the structure's reported parameters, in ``residual_labels`` order.
+    """
+
+    rd: ResidualDesign | None = field(default=None, repr=False)
+    residual_labels: list = field(default_factory=list)
+    residual_values: np.ndarray | None = field(default=None, repr=False)
+    # per by-level: the structure's parameters (S, n_params) and first-visit SD (S,)
+    residual_params: list = field(default_factory=list, repr=False)
+    residual_scale: list = field(default_factory=list, repr=False)
+
+    def _param_draws(self) -> tuple[list[dict], np.ndarray]:
+        comp = self.components_
+        rows = [{"effect": "fixed", "group": None, "term": n} for n in self.design.xnames]
+        cols = [np.asarray(comp.beta, float)[:, j] for j in range(self.design.p)]
+        sds_cors = [cov_to_sd_cor(cv) for cv in comp.cov]
+        for rp in ran_par_labels(self.design):
+            if rp.term_index < 0:
+                continue  # the structure's rows replace sd__Observation
+            sd, cor = sds_cors[rp.term_index]
+            rows.append({"effect": "ran_pars", "group": rp.group, "term": rp.term})
+            cols.append(sd[:, rp.i] if rp.kind == "sd" else cor[:, rp.i, rp.j])
+        flat = self.residual_values.reshape(-1, self.residual_values.shape[-1])
+        for k, (group, term) in enumerate(self.residual_labels):
+            rows.append({"effect": "ran_pars", "group": group, "term": term})
+            cols.append(flat[:, k])
+        return rows, np.stack(cols, axis=-1).reshape(self.nchains, self.ndraws, -1)
+
+    def tidy(self, effects: str = "all", interval: float = 0.95) -> pd.DataFrame:
+        """Posterior summary: the REML fit's rows and columns, plus conf_low, conf_high
+        (equal-tailed ``interval``), rhat, ess_bulk, ess_tail.
+
+        ``estimate`` is the posterior mean and ``std_error`` the posterior SD; statistic, df
+        and p_value are NaN.
+        """
+        check_effects(effects)
+        if not (isinstance(interval, (int, float)) and 0 < interval < 1):
+            raise ArgumentError(f"interval must be between 0 and 1 (e.g. 0.95), got {interval!r}")
+        rows, draws = self._param_draws()
+        flat = draws.reshape(-1, draws.shape[-1])
+        lo, hi = _interval(flat, interval)
+        diag = self._diagnostics
+        df = pd.DataFrame(rows)
+        df["estimate"] = flat.mean(axis=0)
+        df["std_error"] = flat.std(axis=0, ddof=1)
+        for c in ("statistic", "df", "p_value"):
+            df[c] = np.nan
+        df["conf_low"], df["conf_high"] = lo, hi
+        for c in ("rhat", "ess_bulk", "ess_tail"):
+            df[c] = diag[c].to_numpy()
+        if effects != "all":
+            df = df[df["effect"] == effects].reset_index(drop=True)
+        return df[TIDY_COLUMNS + ["conf_low", "conf_high", "rhat", "ess_bulk", "ess_tail"]]
+
+    def residual_cor(self, subject) -> pd.DataFrame:
+        """Posterior mean of the residual correlation matrix at one subject's visits."""
+        cov = self.residual_cov(subject).to_numpy()
+        sd = np.sqrt(np.diag(cov))
+        lab = self.rd.row_labels(self.rd.subject_rows(subject))
+        return pd.DataFrame(cov / np.outer(sd, sd), index=lab, columns=lab)
+
+    def residual_cov(self, subject) -> pd.DataFrame:
+        """Posterior mean of the residual covariance matrix at one subject's visits (rows
+        and columns labelled by the visits)."""
+        from .layout import level_layouts
+
+        rd = self.rd
+        rows = rd.subject_rows(subject)
+        lv = int(rd.by_codes[rows[0]])
+        cov = level_layouts(rd)[lv].cov
+        pos = rd.times[rows] if rd.times is not None else rd.time_pos[rows]
+        u, sd0 = self.residual_params[lv], self.residual_scale[lv]
+        acc = sum(sd0[i] ** 2 * cov.matrix_at(u[i], pos) for i in range(len(sd0)))
+        lab = rd.row_labels(rows)
+        return pd.DataFrame(acc / len(sd0), index=lab, columns=lab)
+
+    def _saved_state(self):
+        raise ArgumentError(
+            "saving the posterior of a model with a residual structure is not supported yet; "
+            "save its InferenceData with post.idata.to_netcdf(path)"
+        )
