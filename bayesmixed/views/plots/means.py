@@ -19,12 +19,20 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from ...errors import ArgumentError
-from ...results.emmeans import PosteriorTable
 from ._common import BAYES_COLOR, POP_COLOR, REML_COLOR, get_ax, level_colors
 
 __all__ = ["emmeans", "contrasts"]
 
-_VALUES = ("estimate", "conf_low", "conf_high")
+# the columns after the factor columns of each kind of table: what tells them apart
+_POSTERIOR = {"estimate", "std_error", "conf_low", "conf_high", "pd"}
+_EMMEANS_COLUMNS = {
+    "REML": {"estimate", "std_error", "df", "conf_low", "conf_high"},
+    "posterior": _POSTERIOR,
+}
+_CONTRAST_COLUMNS = {
+    "REML": {"estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"},
+    "posterior": _POSTERIOR,
+}
 # marker, line style and colour (when there is no ``by``) of each kind of table
 _STYLE = {"REML": ("o", "-", REML_COLOR), "posterior": ("s", "--", BAYES_COLOR)}
 
@@ -42,13 +50,6 @@ class _Table:
         """Row index of every combination of the ``cols`` levels."""
         values = zip(*(self.frame[c].astype(str) for c in cols), strict=True)
         return {v: i for i, v in enumerate(values)}
-
-
-def _kind(frame: pd.DataFrame) -> str:
-    # posterior tables have pd and no df (also once sliced into a plain DataFrame)
-    if isinstance(frame, PosteriorTable) or ("pd" in frame.columns and "df" not in frame.columns):
-        return "posterior"
-    return "REML"
 
 
 def _read_tables(table, what: str, source: str) -> list[_Table]:
@@ -69,25 +70,29 @@ def _read_tables(table, what: str, source: str) -> list[_Table]:
                 f"{what}: every table must be a DataFrame from {source}, got {type(frame).__name__}"
             )
         cols = list(frame.columns)
-        missing = [c for c in _VALUES if c not in cols]
         is_contrast = "contrast" in cols
-        if missing or is_contrast != (what == "contrasts()"):
+        if is_contrast != (what == "contrasts()"):
             raise ArgumentError(
                 f"{what} draws the table of {source}; this table "
                 + (
-                    f"lacks the column(s) {', '.join(missing)}"
-                    if missing
-                    else "is a contrast table: use plots.contrasts()"
+                    "is a contrast table: use plots.contrasts()"
                     if is_contrast
                     else "has no contrast column: use plots.emmeans()"
                 )
             )
-        keys = cols[: cols.index("estimate")]
-        if not keys:
-            raise ArgumentError(f"{what}: the table has no factor columns before 'estimate'")
+        keys = cols[: cols.index("estimate")] if "estimate" in cols else []
+        values = set(cols[len(keys) :])
+        layouts = _CONTRAST_COLUMNS if is_contrast else _EMMEANS_COLUMNS
+        kind = next((k for k, layout in layouts.items() if values == layout), None)
+        if not keys or kind is None:
+            raise ArgumentError(
+                f"{what} draws the table of {source}: factor columns, then "
+                f"{' or '.join(map(str, [sorted(v) for v in layouts.values()]))}; "
+                f"this table has the columns {cols}"
+            )
         if len(frame) == 0:
             raise ArgumentError(f"{what}: the table is empty")
-        out.append(_Table(frame, keys, _kind(frame)))
+        out.append(_Table(frame, keys, kind))
     if len(out) == 2:
         a, b = out
         rows_a, rows_b = set(a.lookup(a.keys)), set(b.lookup(b.keys))
