@@ -1,6 +1,6 @@
 # Reference values for tests/reference/test_confint_vs_r.py: lme4's confint.merMod (profile
 # and Wald) and pbkrtest's PBmodcomp / RLRsim's exactLRT bootstrap p-values.
-# Run from the repository root: Rscript tests/reference/make_confint.R (about a minute)
+# Run from the repository root: Rscript tests/reference/make_confint.R (about six minutes)
 #
 # lme4's profile (devfun2) refits a REML fit by ML and profiles the ML deviance, so every
 # case records the θ of its ML refit: the Python test computes at that θ. confint(profile)
