@@ -14,21 +14,19 @@ residual variance with G = I. From these, as pbkrtest (Halekoh & Højsgaard 2014
 lmerTest reports t tests with SE from Φ_A and these df, and F tables whose mean squares use
 the unscaled statistic (Lβ)ᵀ(LΦ_ALᵀ)⁻¹(Lβ)/q while F and its p-value use the scaled one.
 
-V⁻¹ is formed densely, so the method is for n up to :data:`MAX_N` (it is a small-sample
-method; use Satterthwaite beyond that).
+Nothing n × n is formed: V⁻¹ enters through Woodbury in the random-effects space
+(:mod:`~bayesmixed.reml.inference.kr_traces`), so the cost grows like that of the fit.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import stats
 
 from ...errors import ArgumentError
+from .kr_traces import MAX_DENSE, WoodburyTraces
 
-__all__ = ["KenwardRoger", "MAX_N"]
-
-MAX_N = 10_000
+__all__ = ["MAX_DENSE", "KenwardRoger"]
 
 
 def _div0(x: float, y: float, tol: float = 1e-14) -> float:
@@ -61,99 +59,45 @@ class KenwardRoger:
                 "fit_reml(reml=True), or use ddf='Satterthwaite'"
             )
         d = fit.design
-        if d.n > MAX_N:
-            raise ArgumentError(
-                f"Kenward-Roger needs dense n × n matrices and n = {d.n:,} > {MAX_N:,}: use "
-                "ddf='Satterthwaite' (for large n the two agree closely)"
-            )
         self.beta = np.asarray(fit.fixef(), dtype=float)
-        self.Phi = fit.vcov().to_numpy()
-        X = d.X
-        covs = fit.covs
-        s2 = fit.sigma**2
-        # V = Σ_t Z_t (I ⊗ Σ_t) Z_tᵀ + σ² I
-        V = s2 * np.eye(d.n)
-        Zs, Es = [], []
-        for t, S in zip(d.terms, covs, strict=True):
-            Z = t.Z
-            V += (Z @ sp.kron(sp.identity(t.m), sp.csr_matrix(S)) @ Z.T).toarray()
-            Zs.append(Z)
-            for a in range(t.k):
-                for b in range(a + 1):
-                    E = np.zeros((t.k, t.k))
-                    E[a, b] = E[b, a] = 1.0
-                    Es.append((len(Zs) - 1, sp.kron(sp.identity(t.m), sp.csr_matrix(E)).tocsr()))
-        Vi = np.linalg.inv(V)  # symmetric positive definite; n ≤ MAX_N
-        Vi = 0.5 * (Vi + Vi.T)
-        SiX = Vi @ X  # V⁻¹X
-        ViSiX = Vi @ SiX  # V⁻²X
-        WZ = [np.asarray(Z.T @ Vi).T for Z in Zs]  # V⁻¹Z_t (n × q_t)
-        Ct = [Z.T @ SiX for Z in Zs]  # Z_tᵀV⁻¹X (q_t × p)
-        M = {(i, j): Zs[i].T @ WZ[j] for i in range(len(Zs)) for j in range(len(Zs))}
-        Dt = [WZ[i].T @ SiX for i in range(len(Zs))]  # Z_tᵀV⁻²X
-        N = [WZ[i].T @ WZ[i] for i in range(len(Zs))]  # Z_tᵀV⁻²Z_t
-
-        nre = len(Es)
-        ng = nre + 1  # + residual
-        P = []
-        for ti, E in Es:
-            P.append(-(Ct[ti].T @ (E @ Ct[ti])))
-        P.append(-(SiX.T @ SiX))
-        Q = {}
-        K = np.empty((ng, ng))
-        for r in range(ng):
-            for s in range(r, ng):
-                if s < nre:
-                    (ti, Er), (uj, Es_) = Es[r], Es[s]
-                    Q[(r, s)] = Ct[ti].T @ (Er @ (M[(ti, uj)] @ (Es_ @ Ct[uj])))
-                    A = Er @ M[(ti, uj)]
-                    B = Es_ @ M[(uj, ti)]
-                    K[r, s] = float(np.sum(np.asarray(A) * np.asarray(B).T))
-                elif r < nre:  # s is the residual
-                    ti, Er = Es[r]
-                    Q[(r, s)] = Ct[ti].T @ (Er @ Dt[ti])
-                    K[r, s] = float(Er.multiply(N[ti]).sum())
-                else:
-                    Q[(r, s)] = SiX.T @ ViSiX
-                    K[r, s] = float(np.sum(Vi * Vi))
-                K[s, r] = K[r, s]
-        Phi = self.Phi
-        IE2 = np.empty((ng, ng))
-        for r in range(ng):
-            PhiPr = Phi @ P[r]
-            for s in range(r, ng):
-                IE2[r, s] = IE2[s, r] = (
-                    K[r, s] - 2.0 * np.sum(Phi * Q[(r, s)]) + np.sum(PhiPr * (P[s] @ Phi))
-                )
-        eig = np.linalg.eigvalsh(0.5 * (IE2 + IE2.T))
+        self.Phi = Phi = fit.vcov().to_numpy()
+        traces = WoodburyTraces(d, fit.theta, fit.sigma)
+        params, K = traces.trace_matrix()
+        P, Q = traces.products(d.X, params)
+        ng = len(P)
+        PhiP = Phi @ P  # (ng, p, p): Φ P_r
+        # I_rs = ½[K_rs − 2 tr(Φ Q_rs) + tr(Φ P_r Φ P_s)], stored doubled as pbkrtest does
+        IE2 = K - 2.0 * np.einsum("ij,rsij->rs", Phi, Q) + np.einsum("rij,sji->rs", PhiP, PhiP)
+        IE2 = 0.5 * (IE2 + IE2.T)
+        eig = np.linalg.eigvalsh(IE2)
         W = 2.0 * (np.linalg.inv(IE2) if np.min(np.abs(eig)) > 1e-10 else np.linalg.pinv(IE2))
         W = 0.5 * (W + W.T)
-        U = np.zeros_like(Phi)
-        for r in range(ng - 1):
-            for s in range(r + 1, ng):
-                U += W[r, s] * (Q[(r, s)] - P[r] @ Phi @ P[s])
-        U = U + U.T
-        for r in range(ng):
-            U += W[r, r] * (Q[(r, r)] - P[r] @ Phi @ P[r])
+        # U = Σ_rs W_rs (Q_rs − P_r Φ P_s)
+        PPhiP = np.einsum("rij,sjk->rsik", P, PhiP)
+        U = np.einsum("rs,rsij->ij", W, Q - PPhiP)
+        U = 0.5 * (U + U.T)
         self.PhiA = Phi + 2.0 * Phi @ U @ Phi
         self.P = P
         self.W = W
         self.sigma = fit.sigma
+        self._ng = ng
 
     # ------------------------------------------------------------------ tests
     def _ddf(self, L: np.ndarray, q: int) -> float:
+        """Kenward–Roger denominator df of Lβ = 0 (rank q); sets the F scale as a side effect."""
         Phi, P, W = self.Phi, self.P, self.W
-        Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
-        TP = Theta @ Phi
-        u = [TP @ Pr @ Phi for Pr in P]
-        tr = [float(np.trace(x)) for x in u]
-        A1 = A2 = 0.0
-        ng = len(P)
-        for r in range(ng):
-            for s in range(r, ng):
-                e = 1.0 if r == s else 2.0
-                A1 += e * W[r, s] * tr[r] * tr[s]
-                A2 += e * W[r, s] * float(np.sum(u[r] * u[s].T))
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[0] == 1:
+            # Θ = l'l / (lΦl'): tr(ΘΦP_rΦ) = w'P_r w / c with w = Φl', and A₂ = A₁
+            w = Phi @ L[0]
+            v = np.einsum("i,rij,j->r", w, P, w) / float(L[0] @ w)
+            A1 = A2 = float(v @ W @ v)
+        else:
+            Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
+            u = Theta @ Phi @ P @ Phi  # (ng, p, p): ΘΦP_rΦ
+            tr = np.einsum("rii->r", u)
+            A1 = float(tr @ W @ tr)
+            A2 = float(np.einsum("rs,rij,sji->", W, u, u))
         B = (A1 + 6.0 * A2) / (2.0 * q)
         g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
         den = 3.0 * q + 2.0 * (1.0 - g)
