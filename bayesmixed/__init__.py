@@ -40,6 +40,9 @@ _LAZY = {
     "OLSFit": ("bayesmixed.ols.fit", "OLSFit"),
     "residual": ("bayesmixed.spec.residual", None),
     "compare_structures": ("bayesmixed.quantities.structures", "compare_structures"),
+    "sbc": ("bayesmixed.quantities.calibration", "sbc"),
+    "power": ("bayesmixed.quantities.power", "power"),
+    "prior_sensitivity": ("bayesmixed.quantities.power_scaling", "prior_sensitivity"),
 }
 
 __all__ = [
