@@ -120,8 +120,7 @@ def _check_design(design, spec) -> dict[str, tuple[str, object]]:
 def _check_sizes(name: str, values, minimum: int) -> list[int]:
     vals = [values] if isinstance(values, (int, np.integer)) else list(values)
     ok = vals and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
-        for v in vals
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in vals
     )
     if not ok:
         hint = " (a cluster variance needs at least 2 clusters)" if minimum == 2 else ""

@@ -14,9 +14,12 @@ is ``ax.figure``.
 * :func:`icc_r2_posteriors` — posterior densities of ICC and R² with the REML values;
 * :func:`compare` — forest plot of ``bm.compare(post, fit)``;
 * :func:`emmeans` — marginal means with intervals across time, REML and posterior (§6.2.1);
-* :func:`contrasts` — forest plot of contrasts of marginal means.
+* :func:`contrasts` — forest plot of contrasts of marginal means;
+* :func:`sbc_ranks`, :func:`sbc_ecdf` — ranks of ``bm.sbc``; :func:`power_curves` — ``bm.power``;
+* :func:`prior_sensitivity` — posteriors under a power-scaled prior and likelihood.
 """
 
+from .calibration import power_curves, prior_sensitivity, sbc_ecdf, sbc_ranks
 from .checks import COMPARE_COLUMNS, compare, diagnostics, icc_r2_posteriors
 from .data import data_lines, trajectories
 from .longitudinal import correlation_by_lag, residual_correlation, trajectories_by_time
@@ -35,7 +38,11 @@ __all__ = [
     "icc_r2_posteriors",
     "pooling",
     "pooling_weights",
+    "power_curves",
+    "prior_sensitivity",
     "residual_correlation",
+    "sbc_ecdf",
+    "sbc_ranks",
     "trajectories",
     "trajectories_by_time",
 ]
