@@ -3,7 +3,8 @@
 The model is rebuilt from the saved formula and data, and each engine's fit is restored
 from what reproduces it — without trusting the file's numbers: the REML/ML fit is recomputed
 at the saved θ and its criterion compared with the saved one (as MixedModels.jl's
-``restoreoptsum!`` does), the least-squares fit is redone and its coefficients compared, and
+``restoreoptsum!`` does), a fit with a residual structure likewise at its saved covariance
+parameters (the structure rebuilt from its saved name and columns), the least-squares fit is redone and its coefficients compared, and
 a posterior's log-likelihood is recomputed from its draws on the data and compared with the
 saved InferenceData. A mismatch means the file was altered, or was written by a version
 that computes differently: the file is refused, never silently used.
@@ -60,6 +61,32 @@ def _restore_ols(path, model, state, arrays):
     return fit
 
 
+def _saved_residual(path, state):
+    """The residual structure of a saved GLS fit, from its name and columns."""
+    from .spec import residual as structures
+
+    st = state.get("structure") or {}
+    name = st.get("name")
+    if name not in structures.STRUCTURE_NAMES:
+        raise StorageError(f"{str(path)!r}: unknown residual structure {name!r}")
+    return getattr(structures, name)(time=st["time"], group=st["group"], by=st.get("by"))
+
+
+def _restore_gls(path, model, state, arrays):
+    from .reml.gls.optimize import fit_gls_at
+
+    phi = np.asarray(arrays["phi"], float)
+    names = state.get("parameters")
+    fit = fit_gls_at(
+        model.design, model.residual_design, phi, state["reml"], state.get("optinfo", {})
+    )
+    if names is not None and list(names) != fit.criterion_fn.names:
+        raise _refuse(path, "covariance parameters", names, fit.criterion_fn.names)
+    if not _close(fit.criterion, state["criterion"]):
+        raise _refuse(path, "REML/ML criterion", state["criterion"], float(fit.criterion))
+    return fit
+
+
 def _restore_bayes(path, model, state, arrays, idata):
     from .bayes.graph import graph_info
     from .bayes.priors import PriorSet
@@ -102,7 +129,7 @@ def _restore_bayes(path, model, state, arrays, idata):
 
 
 def load(path):
-    """Load a fit written by ``fit.save(path)`` (REML/ML, OLS or Bayesian).
+    """Load a fit written by ``fit.save(path)`` (REML/ML, GLS, OLS or Bayesian).
 
     Parameters
     ----------
@@ -110,7 +137,7 @@ def load(path):
 
     Returns
     -------
-    REMLFit, OLSFit or BayesFit
+    REMLFit, GLSFit, OLSFit or BayesFit
         The same tables, predictions and plots as the saved fit.
 
     Raises
@@ -134,15 +161,18 @@ def load(path):
         raise StorageError(f"no saved fit at {str(path)!r}")
     arch = read_archive(path)
     man = arch.manifest
+    kind, state = man["kind"], man["state"]
+    residual = _saved_residual(path, state) if kind == "gls" else None
     try:
-        model = MixedModel(man["formula"], arch.data)
+        model = MixedModel(man["formula"], arch.data, residual=residual)
     except Exception as e:  # a BayesMixedError on data this file itself holds: not trusted
         raise StorageError(f"{str(path)!r}: the saved model cannot be rebuilt: {e}") from e
-    kind, state = man["kind"], man["state"]
     if kind == "reml":
         return _restore_reml(path, model, state, arch.arrays)
+    if kind == "gls":
+        return _restore_gls(path, model, state, arch.arrays)
     if kind == "ols":
         return _restore_ols(path, model, state, arch.arrays)
     if kind == "bayes":
         return _restore_bayes(path, model, state, arch.arrays, arch.idata)
-    raise StorageError(f"{str(path)!r}: unknown kind of fit {kind!r} (ols, reml or bayes)")
+    raise StorageError(f"{str(path)!r}: unknown kind of fit {kind!r} (ols, reml, gls or bayes)")

@@ -77,6 +77,20 @@ def _fits():
         yield "ml", bm.MixedModel("Reaction ~ Days + (Days || Subject)", sleep).fit_reml(False)
         orth = bm.datasets.load("Orthodont")
         yield "factor", bm.MixedModel("distance ~ age * Sex + (1 | Subject)", orth).fit_reml()
+        long = _longitudinal()
+        un = bm.residual.UN(time="visit", group="id")
+        yield "gls", bm.MixedModel("y ~ visit * arm", long, residual=un).fit_reml()
+        ar1 = bm.residual.AR1(time="visit", group="id")
+        yield (
+            "gls_re_ml",
+            bm.MixedModel("y ~ visit + x + (1 | id)", long, residual=ar1).fit_reml(False),
+        )
+        by = bm.residual.CS(time="visit", group="id", by="arm")
+        yield "gls_by", bm.MixedModel("y ~ visit", long, residual=by).fit_reml()
+
+
+def _longitudinal() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "tests" / "reference" / "data" / "longitudinal_unbalanced.csv")
 
 
 @pytest.mark.parametrize("kind,fit", list(_fits()), ids=[k for k, _ in _fits()])
@@ -194,3 +208,54 @@ def test_no_pickle_in_the_archive(saved):
             assert all(npz[k].dtype != object for k in npz.files)
         man = json.loads(z.read("manifest.json"))
     assert man["format"] == "bayesmixed-fit" and man["bayesmixed_version"] == bm.__version__
+
+
+@pytest.fixture(scope="module")
+def saved_gls(tmp_path_factory):
+    ar1 = bm.residual.AR1(time="visit", group="id")
+    fit = bm.MixedModel("y ~ visit * arm", _longitudinal(), residual=ar1).fit_reml()
+    return fit.save(tmp_path_factory.mktemp("saved") / "gls.bmfit")
+
+
+def test_gls_archive_holds_the_structure_and_its_columns(saved_gls):
+    with zipfile.ZipFile(saved_gls) as z:
+        man = json.loads(z.read("manifest.json"))
+        header = z.read("data.csv").decode().splitlines()[0]
+    assert man["kind"] == "gls"
+    assert man["state"]["structure"] == {"name": "AR1", "time": "visit", "group": "id", "by": None}
+    assert "id" in header.split(",")  # the subject column, although the formula does not use it
+    back = bm.load(saved_gls)
+    assert type(back).__name__ == "GLSFit" and repr(back.rd.spec) == "AR1(time='visit', group='id')"
+    assert back.emmeans("visit", by="arm").equals(bm.load(saved_gls).emmeans("visit", by="arm"))
+
+
+def test_gls_altered_parameters_are_refused(saved_gls, tmp_path):
+    import io
+
+    def edit(name, raw):
+        if name != "arrays.npz":
+            return raw
+        with np.load(io.BytesIO(raw)) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays["phi"] = arrays["phi"] * 1.01
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    with pytest.raises(StorageError, match="criterion does not reproduce"):
+        bm.load(_rewrite(saved_gls, tmp_path / "phi.bmfit", edit))
+
+
+def test_gls_altered_structure_is_refused(saved_gls, tmp_path):
+    def edit(name, raw, new="CS"):
+        if name != "manifest.json":
+            return raw
+        man = json.loads(raw)
+        man["state"]["structure"]["name"] = new
+        return json.dumps(man).encode()
+
+    # CS has as many parameters as AR1: only the criterion tells them apart
+    with pytest.raises(StorageError, match="does not reproduce"):
+        bm.load(_rewrite(saved_gls, tmp_path / "cs.bmfit", edit))
+    with pytest.raises(StorageError, match="unknown residual structure"):
+        bm.load(_rewrite(saved_gls, tmp_path / "xx.bmfit", lambda n, r: edit(n, r, "XX")))

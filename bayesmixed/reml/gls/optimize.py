@@ -27,7 +27,7 @@ from .criterion import GLSCriterion
 from .derivatives import gradient, hessian
 from .result import GLSFit
 
-__all__ = ["GLSControl", "fit_gls"]
+__all__ = ["GLSControl", "fit_gls", "fit_gls_at"]
 
 
 @dataclass
@@ -225,3 +225,32 @@ def fit_gls(
             stacklevel=3,
         )
     return fit
+
+
+def fit_gls_at(
+    design: Design, rd: ResidualDesign, phi: np.ndarray, reml: bool, optinfo: dict | None = None
+) -> GLSFit:
+    """The :class:`GLSFit` at given covariance parameters φ, without optimizing (a saved
+    fit restored by :func:`bayesmixed.load`).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, bayesmixed as bm
+    >>> rng = np.random.default_rng(5)
+    >>> d = pd.DataFrame({"id": np.repeat(np.arange(30), 3), "visit": ["a", "b", "c"] * 30})
+    >>> d["y"] = rng.normal(size=90)
+    >>> m = bm.MixedModel("y ~ visit", d, residual=bm.residual.AR1(time="visit", group="id"))
+    >>> fit = m.fit_reml()
+    >>> again = fit_gls_at(m.design, m.residual_design, fit.phi, reml=True)
+    >>> bool(again.criterion == fit.criterion)
+    True
+    """
+    return GLSFit(
+        design=design,
+        rd=rd,
+        reml=bool(reml),
+        phi=np.asarray(phi, float).copy(),
+        criterion_fn=GLSCriterion(design, rd),
+        optinfo=dict(optinfo or {}),
+        fit_function=fit_gls,
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,17 +30,16 @@ from ...design.residual import ResidualDesign, build_residual_design
 from ...errors import ArgumentError
 from ...results.components import Components, cov_to_sd_cor, ran_par_labels
 from ...results.fit import Fit
-from ...results.frames import check_effects, tidy_frame
+from ...results.frames import check_effects, ranef_frame, tidy_frame
 from ...spec.formula import parse_formula
 from .criterion import GLSCriterion, Solution
+from .fixed_inference import DDF_METHODS, FixedEffectInference
 
 __all__ = ["GLSFit", "DDF_METHODS"]
 
-DDF_METHODS = ("residual", "satterthwaite", "kenward-roger")
-
 
 @dataclass
-class GLSFit(Fit):
+class GLSFit(FixedEffectInference, Fit):
     """A linear model with a residual covariance structure, fitted by REML or ML.
 
     Use :meth:`bayesmixed.MixedModel.fit_reml` with ``residual=``.
@@ -98,11 +98,41 @@ class GLSFit(Fit):
 
     @cached_property
     def _blups(self) -> list[np.ndarray]:
-        if not self.design.terms:
-            return []
-        u = self.criterion_fn.whitened_residuals(self.phi, self.beta)
-        G = self.criterion_fn.relative_g(self.phi)
-        return [t.level_sums(u) @ g.T for t, g in zip(self.design.terms, G, strict=True)]
+        from .blups import blup_estimates
+
+        return blup_estimates(self.criterion_fn, self.phi, self.beta)
+
+    @cached_property
+    def _condvar(self) -> list[np.ndarray]:
+        from .blups import conditional_vcov
+
+        return conditional_vcov(self.criterion_fn, self.phi, self.sigma)
+
+    def ranef(self, condvar: bool = True) -> pd.DataFrame:
+        """BLUPs of the random effects, b̂ = G Z' V⁻¹ (y − Xβ̂) per subject, with their
+        conditional SDs (var(b | y) at β̂; see :mod:`bayesmixed.reml.gls.blups`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns group, level, term, estimate, std_error (broom.mixed ``ran_vals``); no
+            rows for a model without random terms.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, bayesmixed as bm
+        >>> rng = np.random.default_rng(6)
+        >>> d = pd.DataFrame({"id": np.repeat(np.arange(25), 3), "visit": ["a", "b", "c"] * 25})
+        >>> d["y"] = np.repeat(rng.normal(size=25), 3) + rng.normal(size=75)
+        >>> fit = bm.MixedModel("y ~ visit + (1 | id)", d,
+        ...                     residual=bm.residual.AR1(time="visit", group="id")).fit_reml()
+        >>> fit.ranef().columns.tolist(), len(fit.ranef())
+        (['group', 'level', 'term', 'estimate', 'std_error'], 25)
+        """
+        se = None
+        if condvar and self.design.terms:
+            se = [np.sqrt(np.diagonal(cv, axis1=1, axis2=2)) for cv in self._condvar]
+        return ranef_frame(self.design, self._blups, se)
 
     @property
     def average_residual_variance(self) -> float:
@@ -167,30 +197,39 @@ class GLSFit(Fit):
         nobs = self.n - self.design.p if self.reml else self.n
         return -2.0 * self.loglik + np.log(nobs) * self.nparams
 
-    # ------------------------------------------------------------------ inference
-    @cached_property
-    def _satterthwaite(self):
-        from .inference import satterthwaite_df
+    # ------------------------------------------------------------------ saving
+    def _saved_state(self) -> tuple[str, dict, dict, object]:
+        """The structure, φ and the criterion (see :mod:`bayesmixed.reml.gls.saving`)."""
+        from .saving import saved_state
 
-        return satterthwaite_df(self)
+        return saved_state(self)
 
-    def fixed_df(self, ddf: str = "residual") -> np.ndarray:
-        """Denominator df of each fixed effect's t test.
+    def save(self, path) -> Path:
+        """Save the fit to one file that :func:`bayesmixed.load` reads back, in any process
+        (as :meth:`bayesmixed.results.fit.Fit.save`; the data include the structure's
+        subject, visit and by columns).
 
-        ``"residual"``: n − p, as nlme's ``gls``; ``"satterthwaite"``: from the asymptotic
-        covariance of the covariance parameters (Hessian of the criterion), as lmerTest.
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, bayesmixed as bm, tempfile, os
+        >>> rng = np.random.default_rng(8)
+        >>> d = pd.DataFrame({"id": np.repeat(np.arange(30), 3), "visit": ["a", "b", "c"] * 30})
+        >>> d["y"] = rng.normal(size=90)
+        >>> fit = bm.MixedModel("y ~ visit", d, residual=bm.residual.AR1(time="visit",
+        ...                     group="id")).fit_reml()
+        >>> back = bm.load(fit.save(os.path.join(tempfile.mkdtemp(), "ar1.bmfit")))
+        >>> back.tidy().equals(fit.tidy())
+        True
         """
-        key = str(ddf).lower().replace("_", "-")
-        if key not in DDF_METHODS:
-            raise ArgumentError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {ddf!r}")
-        if key == "residual":
-            return np.full(self.design.p, float(self.n - self.design.p))
-        if key == "satterthwaite":
-            return self._satterthwaite
-        raise ArgumentError(
-            "ddf='kenward-roger' is not available for residual structures yet; use "
-            "ddf='satterthwaite'"
-        )
+        from ...results.archive import write_archive
+        from .saving import saved_frame
+
+        if not isinstance(path, (str, Path)):
+            raise ArgumentError(
+                f"path must be a file name (str or Path), got {type(path).__name__}"
+            )
+        kind, state, arrays, _ = self._saved_state()
+        return write_archive(path, kind, self.design.spec.formula, saved_frame(self), state, arrays)
 
     # ------------------------------------------------------------------ tables
     def _ran_pars(self) -> pd.DataFrame:
@@ -290,10 +329,14 @@ class GLSFit(Fit):
 
     # ------------------------------------------------------------------ display
     def summary(self, ddf: str = "residual"):
-        """Plain-text summary (print it)."""
+        """Summary in nlme's layout: text with ``print``, HTML in Jupyter (one description,
+        :mod:`bayesmixed.results.display`); ``ddf`` as :meth:`fixed_df`."""
         from .summary import GLSSummary
 
         return GLSSummary(self, ddf=ddf)
 
     def __repr__(self) -> str:
         return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
