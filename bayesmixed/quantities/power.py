@@ -55,8 +55,8 @@ class PowerResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per cell × term: n_clusters, cluster_size, n_obs, term, level (where the
-        predictor varies, when it is one of ``design=``), effect (true γ), power, mcse,
+        One row per cell × term: n_clusters, cluster_size, n_obs, term, level (where its
+        predictors vary: cluster, observation or both), effect (true γ), power, mcse,
         mean_estimate, nsim (successful simulations), failed.
     sims : pandas.DataFrame
         One row per successful simulation × term: n_clusters, cluster_size, sim, term,
@@ -346,11 +346,11 @@ def _tabulate(results, tasks, cells, test, effects, spec_design, nsim, alpha) ->
     return PowerResult(table=pd.DataFrame(out), sims=sims, errors=errors, alpha=alpha)
 
 
-def _level_of(term: str, spec_design: dict) -> str | None:
-    """Where the predictor behind a term varies (None for interactions of both kinds)."""
+def _level_of(term: str, spec_design: dict) -> str:
+    """Where the predictors behind a term vary: "cluster", "observation" or "both"."""
     levels = {
         lvl
         for name, (lvl, _) in spec_design.items()
         if any(part == name or part.startswith(name) for part in term.split(":"))
     }
-    return levels.pop() if len(levels) == 1 else None
+    return levels.pop() if len(levels) == 1 else "both"

@@ -31,7 +31,14 @@ import pandas as pd
 
 from ..errors import ArgumentError, BayesMixedWarning
 
-__all__ = ["prior_sensitivity", "parameter_draws", "powerscale_log_weights", "cjs_distance"]
+__all__ = [
+    "prior_sensitivity",
+    "diagnose",
+    "parameter_draws",
+    "component_log_density",
+    "powerscale_log_weights",
+    "cjs_distance",
+]
 
 # PSIS weights are unreliable above this Pareto k for power-scaling (priorsense's default)
 K_THRESHOLD = 0.5
@@ -164,10 +171,10 @@ def cjs_distance(draws: np.ndarray, weights: np.ndarray) -> float:
     Examples
     --------
     >>> x = np.random.default_rng(1).normal(size=4000)
-    >>> cjs_distance(x, np.ones_like(x))
+    >>> round(cjs_distance(x, np.ones_like(x)), 6)
     0.0
     >>> round(cjs_distance(x, np.exp(0.2 * x)), 2)
-    0.07
+    0.04
     """
     x = np.asarray(draws, float)
     w = np.asarray(weights, float)
@@ -183,6 +190,21 @@ def _sensitivity(draws: dict, log_density: np.ndarray, lower: float, upper: floa
         name: (cjs_distance(x, w_lo) + cjs_distance(x, w_hi)) / denom for name, x in draws.items()
     }
     return sens, max(k_lo, k_hi)
+
+
+def diagnose(prior: float, likelihood: float, threshold: float = 0.05) -> str:
+    """priorsense's reading of a pair of sensitivities.
+
+    Examples
+    --------
+    >>> diagnose(0.2, 0.1), diagnose(0.2, 0.01), diagnose(0.01, 0.3)
+    ('prior-data conflict', 'strong prior / weak likelihood', '-')
+    """
+    if prior >= threshold and likelihood >= threshold:
+        return "prior-data conflict"
+    if prior > threshold and likelihood < threshold:
+        return "strong prior / weak likelihood"
+    return "-"
 
 
 def prior_sensitivity(
@@ -243,16 +265,15 @@ def prior_sensitivity(
         lik, k_lik = _sensitivity(draws, ll, lower_alpha, upper_alpha)
     else:
         lik, k_lik = dict.fromkeys(draws, np.nan), np.nan
-    rows = []
-    for name in draws:
-        p, li = prior[name], lik[name]
-        if p >= threshold and li >= threshold:
-            diag = "prior-data conflict"
-        elif p > threshold and li < threshold:
-            diag = "strong prior / weak likelihood"
-        else:
-            diag = "-"
-        rows.append({"parameter": name, "prior": p, "likelihood": li, "diagnosis": diag})
+    rows = [
+        {
+            "parameter": name,
+            "prior": prior[name],
+            "likelihood": lik[name],
+            "diagnosis": diagnose(prior[name], lik[name], threshold),
+        }
+        for name in draws
+    ]
     out = pd.DataFrame(rows)
     out.attrs["pareto_k"] = {"prior": k_prior, "likelihood": k_lik}
     out.attrs["components"] = _select(list(_prior_names(idata.log_prior)), components)
