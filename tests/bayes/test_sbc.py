@@ -1,69 +1,56 @@
-"""A reduced simulation-based calibration (the full one is ``benchmarks/sbc.py``).
+"""A reduced simulation-based calibration through ``bm.sbc`` (the full one is
+``benchmarks/sbc.py``).
 
 Random-intercept model on a small design (8 groups × 4 observations, so that the prior still
-matters and a wrong one shows), marginal parameterization through the public
-``MixedModel.sample``, 80 simulations with short chains. Ranks of γ₀ (back-transformed from the centred intercept the
-prior is on), γ₁, τ, σ and two random effects must not be grossly non-uniform. A prior in the
-fit that differs from the one the truth was drawn from, a wrong likelihood, a wrong intercept
-back-transform or a broken b draw all push some rank distribution off uniform by far more
-than these bounds allow. Fixed seeds (and one BLAS thread, see the benchmark) make it
-deterministic.
+matters and a wrong one shows), marginal parameterization, 80 simulations with short
+chains. Ranks of γ₀ (back-transformed from the centred intercept the prior is on), γ₁, τ, σ
+and two random effects must not be grossly non-uniform. A prior in the fit that differs from
+the one the truth was drawn from, a wrong likelihood, a wrong intercept back-transform or a
+broken b draw all push some rank distribution off uniform by far more than these bounds
+allow. Fixed seeds make it deterministic.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
+
+import bayesmixed as bm
 
 pytestmark = pytest.mark.slow
 
 N_SIMS = 80
-SBC_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "sbc.py"
-
-
-def _load_sbc():
-    name = "_bayesmixed_sbc_benchmark"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SBC_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+PRIORS = {
+    "(Intercept)": bm.Prior("normal", mu=0.0, sigma=2.0),
+    "x": bm.Prior("normal", mu=0.0, sigma=1.0),
+    "sd__(Intercept)|g": bm.Prior("halfnormal", sigma=1.0),
+    "sigma": bm.Prior("halfnormal", sigma=1.0),
+}
 
 
 @pytest.fixture(scope="module")
-def ranks():
-    sbc = _load_sbc()
-    case = sbc.intercept_case(groups=8, per_group=4)
-    settings = sbc.FitSettings(draws=200, tune=200, chains=2, cores=2)
-    return sbc.run_sbc(case, "marginal", N_SIMS, settings, seed=11)
-
-
-def test_uniformity_tests_are_calibrated():
-    sbc = _load_sbc()
-    rng = np.random.default_rng(3)
-    p = np.array(
-        [
-            (sbc.chi2_uniform(r), sbc.ecdf_uniform(r))
-            for r in rng.integers(0, sbc.L_DRAWS + 1, size=(200, 40))
-        ]
+def result():
+    rng = np.random.default_rng(20240)
+    frame = pd.DataFrame(
+        {
+            "g": np.repeat([f"g{i:02d}" for i in range(8)], 4),
+            "x": rng.uniform(0.0, 3.0, 32),  # uncentred on purpose: checks the back-transform
+            "y": 0.0,
+        }
     )
-    # uniform ranks: p-values spread out, not piled up near 0
-    assert (p < 0.05).mean() < 0.12
-    # ranks skewed to the top, as when the posterior sits too low: both tests reject
-    skewed = np.minimum((rng.beta(2.0, 1.0, 40) * 100).astype(int), sbc.L_DRAWS)
-    assert sbc.chi2_uniform(skewed) < 0.01
-    assert sbc.ecdf_uniform(skewed) < 0.01
+    model = bm.MixedModel("y ~ x + (1 | g)", frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bm.sbc(model, n_sims=N_SIMS, draws=200, tune=200, chains=2, priors=PRIORS,
+                      parameterization="marginal", random_seed=11)  # fmt: skip
 
 
-def test_random_intercept_marginal_ranks_uniform(ranks):
-    sbc = _load_sbc()
-    assert ranks["sim"].nunique() == N_SIMS
+def test_random_intercept_marginal_ranks_uniform(result):
+    ranks = result.ranks
+    assert ranks["sim"].nunique() == N_SIMS and not result.errors
     expected = {
         "(Intercept)",
         "x",
@@ -73,7 +60,7 @@ def test_random_intercept_marginal_ranks_uniform(ranks):
         "b|g[g01,(Intercept)]",
     }
     assert set(ranks["parameter"]) == expected
-    summary = sbc.summarize(ranks).set_index("parameter")
+    summary = result.summary().set_index("parameter")
     bad = summary[
         (summary["chi2_p"] <= 0.001)
         | (summary["ecdf_p"] <= 0.001)
