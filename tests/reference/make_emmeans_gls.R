@@ -3,7 +3,8 @@
 # tests/reference/data/longitudinal_{balanced,unbalanced}.csv, in emmeans' three d.f. modes for gls
 # ("auto" = Satterthwaite when apVar exists, "df.error", "asymptotic"); and the BLUPs of an
 # lme random intercept with AR1 residuals, with their conditional SDs computed here from nlme's
-# matrices (var(b | y) = G - G Z' V^-1 Z G per subject). Each case stores nlme's estimates so that a
+# matrices (var(b | y) = G - G Z' V^-1 Z G per subject). emmeans' Satterthwaite df come with an
+# accurate recomputation (see accurate_A below). Each case stores nlme's estimates so that a
 # test can compare at R's parameters if the optimum differs.
 # Run from the repository root: Rscript tests/reference/make_emmeans_gls.R
 suppressMessages({
@@ -57,16 +58,48 @@ full_cov <- function(fit, d) {
 
 summ <- function(s) lapply(as.list(s), function(v) if (is.factor(v)) as.character(v) else v)
 
+# emmeans' Satterthwaite df take A = nlme's apVar, a Hessian by fdHess (finite differences with
+# relative step eps^(1/3), ~1e-3 relative error in the df); `df_accurate` is the same formula
+# (2 est^2 / g'Ag with emmeans' own G) with A from numDeriv's Richardson-extrapolated Hessian of
+# nlme's own log-likelihood function at the same parameters
+accurate_A <- function(fit, d) {
+  st <- fit$modelStruct
+  attr(st, "fixedSigma") <- FALSE
+  X <- model.matrix(y ~ visit * arm, d)
+  dims <- list(N = fit$dims$N, p = fit$dims$p, REML = as.integer(fit$dims$REML))
+  conLin <- list(Xy = cbind(X, d$y), dims = dims, logLik = 0, sigma = 0, fixedSigma = FALSE)
+  N <- fit$dims$N - fit$dims$REML * fit$dims$p
+  pars <- attr(fit$apVar, "Pars")
+  f <- function(p) nlme:::glsApVar.fullGlsLogLik(p, st, conLin, dims, N)
+  # (nlme's logLik adds constants to this function; at the optimum its gradient vanishes)
+  stopifnot(max(abs(numDeriv::grad(f, pars))) < 1e-3)
+  A <- solve(-numDeriv::hessian(f, pars))
+  stopifnot(max(abs(A - fit$apVar)) < 0.05 * max(abs(fit$apVar)))
+  A
+}
+
+accurate_df <- function(grid, fit, d, A) {
+  V <- vcov(fit)
+  G <- emmeans:::gls_grad(fit, fit$call, d, V)
+  apply(grid@linfct, 1, function(k) {
+    g <- vapply(G, function(M) sum(k * (M %*% k)), 0)
+    2 * drop(t(k) %*% V %*% k)^2 / drop(t(g) %*% A %*% g)
+  })
+}
+
 tables <- function(fit, d) {
+  A <- accurate_A(fit, d)
   out <- list()
   for (mode in c("auto", "df.error", "asymptotic")) {
     e <- emmeans(fit, ~ visit | arm, data = d, mode = mode)
     tab <- list(emmeans = summ(as.data.frame(summary(e))))
+    if (mode == "auto") tab$emmeans$df_accurate <- accurate_df(e, fit, d, A)
     for (method in c("pairwise", "trt.vs.ctrl")) {
       ct <- contrast(e, method = method)
       s <- as.data.frame(summary(ct, infer = c(TRUE, TRUE)))
       tab[[method]] <- c(summ(s), list(adjust = paste(attr(summary(ct, infer = c(TRUE, TRUE)),
                                                                "mesg"), collapse = " | ")))
+      if (mode == "auto") tab[[method]]$df_accurate <- accurate_df(ct, fit, d, A)
     }
     out[[mode]] <- tab
   }
