@@ -58,6 +58,12 @@ class KenwardRoger:
                 "Kenward-Roger's method is only available for REML fits: refit with "
                 "fit_reml(reml=True), or use ddf='Satterthwaite'"
             )
+        # as the fit itself: multithreaded BLAS on the dense later-term block gains little and,
+        # with the cores busy, made a 500-wide Cholesky a hundred times slower
+        with fit.deviance_fn.blas_limit(fit.blas_threads):
+            self._compute(fit)
+
+    def _compute(self, fit) -> None:
         d = fit.design
         self.beta = np.asarray(fit.fixef(), dtype=float)
         self.Phi = Phi = fit.vcov().to_numpy()
