@@ -5,6 +5,10 @@ factors come back as text, as integers where they only serve as grouping factors
 (sleepstudy's ``Subject``, BodyWeight's ``Rat``), or as a Categorical with R's level order
 where R's examples use them as predictors (BodyWeight's ``Diet``, Orthodont's ``Sex`` with
 reference level Male), so that bayesmixed treats them as R would.
+
+``primer(kind, seed=...)`` simulates the primer's working example (the SQUARE test scores of
+patients, in groups, hospitals, wards, schools and over visits); see
+:mod:`bayesmixed.datasets.primer`.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from importlib import resources
 import pandas as pd
 
 from ..errors import ArgumentError
+from .primer import primer
 
-__all__ = ["load", "available"]
+__all__ = ["load", "available", "primer"]
 
 # Columns R stores as factors even though their values look numeric.
 _FACTOR_COLUMNS = {
