@@ -17,6 +17,7 @@ __all__ = [
     "PriorError",
     "SamplerError",
     "StorageError",
+    "SpecError",
     "BayesMixedWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
@@ -75,6 +76,11 @@ class SamplerError(BayesMixedError):
 class StorageError(BayesMixedError):
     """A saved fit cannot be read: not a bayesmixed file, an unknown format version, altered
     data, or numbers that do not reproduce."""
+
+
+class SpecError(BayesMixedError):
+    """A model specification file (``models/*.toml``) is unreadable or invalid; the message
+    names the file, the key at fault and its valid choices."""
 
 
 class BayesMixedWarning(UserWarning):

@@ -42,6 +42,7 @@ LAYERS: dict[str, float] = {
     "bayes": 5,
     "model": 6,
     "restore": 6.5,
+    "loading": 6.5,
     "quantities": 7,
     "views": 8,
     "cli": 9,
