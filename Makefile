@@ -20,7 +20,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/python -m bayesmixed.views.report --out report
+	$(BIN)/bayesmixed primer --out report
 
 lint: $(STAMP)
 	$(BIN)/ruff check bayesmixed tests benchmarks

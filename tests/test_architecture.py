@@ -46,7 +46,7 @@ LAYERS: dict[str, float] = {
     "quantities": 7,
     "views": 8,
     "cli": 9,
-    "__main__": 9,
+    "__main__": 9.5,  # python -m bayesmixed: the entry point above the command it runs
     "__init__": 10,
 }
 ENGINES = {"reml", "ols", "bayes"}

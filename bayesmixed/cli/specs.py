@@ -1,0 +1,174 @@
+"""``bayesmixed run models/X.toml`` and ``bayesmixed primer``: declarative specs, fitted and reported.
+
+``run`` loads one spec (:func:`bayesmixed.load_spec`), fits it by REML/ML, samples it (unless
+the spec turns sampling off), writes ``DIR/<spec>.html`` and prints a summary. ``primer``
+does that for every spec of ``models/`` (pages in ``DIR/models/``) and then writes the
+primer report, ``DIR/index.html``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import ArgumentError
+from .errors import existing_file, user_errors
+from .fitting import engine_name, reported_warnings
+
+__all__ = ["run", "primer", "SpecRun", "run_spec", "find_specs"]
+
+_OUT = typer.Option("--out", help="Output directory (created if needed).")
+_QUICK = typer.Option("--quick", help="Short sampler runs (for a quick look or a test).")
+
+
+@dataclass
+class SpecRun:
+    """What running one spec produced."""
+
+    spec: Path
+    title: str
+    engine: str
+    nobs: int
+    sampled: bool
+    page: Path
+    seconds: float
+    max_rhat: float = float("nan")
+
+
+def _settings_view(settings) -> dict:
+    """The few settings the command reads, with the defaults of a spec that omits them."""
+    report = getattr(settings, "report", None)
+    sample = getattr(settings, "sample", None)
+    return {
+        "title": getattr(report, "title", None),
+        "quantities": getattr(report, "quantities", None),
+        "compare": getattr(report, "compare", True),
+        "sample": None if sample is None else dict(sample),
+        "priors": getattr(settings, "priors", None) or None,
+        "description": getattr(settings, "description", "") or "",
+    }
+
+
+def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRun:
+    """Load, fit, sample (unless the spec says not to) and write the page of one spec."""
+    from ..loading import load_spec
+    from .model_page import model_sections, write_model_page
+
+    def say(text: str) -> None:
+        if status is not None:
+            status(f"{spec.stem}: {text}")
+
+    t0 = time.perf_counter()
+    model, settings = load_spec(existing_file(spec, "model spec"), quick=quick)
+    view = _settings_view(settings)
+    engine = engine_name(model, ml=False)
+    say(f"fitting by {engine}")
+    fit = model.fit_reml()
+    post = None
+    if view["sample"] is not None and view["compare"] is not False:
+        say("sampling")
+        kwargs = {"progressbar": False, **view["sample"]}
+        post = model.sample(priors=view["priors"], **kwargs)
+    say("writing the page")
+    title = view["title"] or spec.stem
+    sections = model_sections(model, fit, post, view["quantities"], view["description"])
+    seconds = time.perf_counter() - t0
+    write_model_page(page, spec.stem, title, sections, seconds, view["description"])
+    rhat = float(post.tidy()["rhat"].max()) if post is not None else float("nan")
+    return SpecRun(spec, title, engine, model.design.n, post is not None, page, seconds, rhat)
+
+
+def find_specs(folder: Path) -> list[Path]:
+    """The ``*.toml`` specs of ``folder``, sorted; an :class:`ArgumentError` when none."""
+    if not folder.is_dir():
+        raise ArgumentError(f"no models folder at {folder}; give --models DIR")
+    specs = sorted(folder.glob("*.toml"))
+    if not specs:
+        raise ArgumentError(f"{folder} holds no *.toml model specs")
+    return specs
+
+
+def _summary(runs: list[SpecRun]) -> Table:
+    table = Table(title="Models", title_justify="left", title_style="bold")
+    for col, justify in [
+        ("spec", "left"),
+        ("title", "left"),
+        ("fit", "left"),
+        ("n", "right"),
+        ("posterior", "left"),
+        ("max R̂", "right"),
+        ("seconds", "right"),
+        ("page", "left"),
+    ]:
+        table.add_column(col, justify=justify)
+    for r in runs:
+        table.add_row(
+            r.spec.stem,
+            r.title,
+            r.engine,
+            str(r.nobs),
+            "sampled" if r.sampled else "—",
+            f"{r.max_rhat:.3f}" if r.sampled else "",
+            f"{r.seconds:.1f}",
+            str(r.page),
+        )
+    return table
+
+
+def run(
+    spec: Annotated[Path, typer.Argument(help="A model spec, e.g. models/random_slope.toml.")],
+    out: Annotated[Path, _OUT] = Path("report"),
+    quick: Annotated[bool, _QUICK] = False,
+) -> None:
+    """Fit one model spec by REML and NUTS and write its report page to OUT/<spec>.html."""
+    out_console, err = Console(), Console(stderr=True)
+    with user_errors(), reported_warnings(err):
+        with err.status(f"{spec.stem}: loading", spinner="dots") as status:
+            result = run_spec(spec, out / f"{spec.stem}.html", quick, status.update)
+        out_console.print(_summary([result]))
+        out_console.print(f"Wrote {result.page}", markup=False, highlight=False)
+
+
+def primer(
+    out: Annotated[Path, _OUT] = Path("report"),
+    quick: Annotated[bool, _QUICK] = False,
+    models: Annotated[Path, typer.Option(help="Folder of the model specs.")] = Path("models"),
+    echo: Annotated[
+        bool, typer.Option("--echo", help="Also print every chapter of the primer as text.")
+    ] = False,
+) -> None:
+    """Run every spec of MODELS (pages in OUT/models/) and write the primer report OUT/index.html."""
+    from ..views.report import CHAPTERS, build_report
+
+    out_console, err = Console(), Console(stderr=True)
+    with user_errors(), reported_warnings(err):
+        specs = find_specs(models)
+        runs = []
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("models", total=len(specs))
+            for spec in specs:
+
+                def status(text: str) -> None:
+                    progress.update(task, description=text)
+
+                runs.append(run_spec(spec, out / "models" / f"{spec.stem}.html", quick, status))
+                progress.advance(task)
+            progress.update(task, description="models done")
+        out_console.print(_summary(runs))
+        with err.status(f"primer report: {len(CHAPTERS)} chapters", spinner="dots"):
+            path = build_report(out, stream=sys.stdout if echo else None)
+        out_console.print(f"Wrote {path} and {len(runs)} model pages in {out / 'models'}")

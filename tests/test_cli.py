@@ -1,0 +1,185 @@
+"""The ``bayesmixed`` command: help, fits in every format, and one-line user errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import bayesmixed as bm
+from bayesmixed.cli import app
+from bayesmixed.cli.residual_text import parse_residual
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def sleep_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "sleep.csv"
+    bm.datasets.load("sleepstudy").to_csv(path, index=False)
+    return path
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["run"], ["primer"]])
+def test_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_help_lists_fit_options():
+    out = runner.invoke(app, ["fit", "--help"], env={"COLUMNS": "200"}).output
+    for option in [
+        "--reml-only",
+        "--ml",
+        "--residual",
+        "--draws",
+        "--sampler",
+        "--format",
+        "--save",
+    ]:
+        assert option in out
+
+
+def test_python_dash_m_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "bayesmixed", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fit" in done.stdout and "primer" in done.stdout
+
+
+def test_fit_reml_only_csv_matches_the_library(sleep_csv):
+    result = runner.invoke(app, ["fit", str(sleep_csv), SLEEP, "--reml-only", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(StringIO(result.stdout))
+    assert set(table["table"]) == {"reml"}
+    expected = bm.MixedModel(SLEEP, bm.datasets.load("sleepstudy")).fit_reml().tidy()
+    assert table["term"].tolist() == expected["term"].tolist()
+    assert table["estimate"].to_numpy() == pytest.approx(expected["estimate"].to_numpy(), rel=1e-12)
+
+
+def test_fit_reml_only_json_ml(sleep_csv):
+    result = runner.invoke(
+        app, ["fit", str(sleep_csv), SLEEP, "--reml-only", "--ml", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["method"] == "ML" and out["nobs"] == 180
+    assert "posterior" not in out and "compare" not in out
+    expected = bm.MixedModel(SLEEP, bm.datasets.load("sleepstudy")).fit_reml(reml=False)
+    assert out["glance"][0]["logLik"] == pytest.approx(expected.glance()["logLik"][0], rel=1e-12)
+    assert out["reml"][0]["group"] is None  # missing values are null
+    assert "deviance" in out["glance"][0]
+
+
+def test_fit_table_with_residual_structure(sleep_csv):
+    result = runner.invoke(
+        app,
+        [
+            "fit",
+            str(sleep_csv),
+            "Reaction ~ Days",
+            "--reml-only",
+            "--residual",
+            "AR1(time=Days, group=Subject)",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "GLS (REML) estimates" in result.stdout
+    assert "rho" in result.stdout
+
+
+def test_fit_save_writes_a_loadable_fit(sleep_csv, tmp_path):
+    path = tmp_path / "out" / "sleep.bmfit"
+    result = runner.invoke(
+        app, ["fit", str(sleep_csv), SLEEP, "--reml-only", "--format", "json", "--save", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert bm.load(path).tidy()["estimate"].tolist() == pytest.approx(
+        [r["estimate"] for r in json.loads(result.stdout)["reml"]], rel=1e-12
+    )
+
+
+def test_bad_formula_is_one_line_exit_2(sleep_csv):
+    result = runner.invoke(
+        app, ["fit", str(sleep_csv), "Reaction ~ Days + (Days | ", "--reml-only"]
+    )
+    line = _one_error_line(result)
+    assert "unmatched '('" in line and "character" in line
+
+
+def test_unknown_column_is_one_line_exit_2(sleep_csv):
+    result = runner.invoke(app, ["fit", str(sleep_csv), "Reaction ~ Dayz", "--reml-only"])
+    assert "Dayz" in _one_error_line(result)
+
+
+def test_missing_file_is_one_line_exit_2(tmp_path):
+    result = runner.invoke(app, ["fit", str(tmp_path / "nope.csv"), "y ~ x", "--reml-only"])
+    assert "nope.csv" in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("AR2(time=Days, group=Subject)", "unknown structure 'AR2'"),
+        ("AR1(time=Days)", "needs group"),
+        ("AR1(time=Days, group=Subject, lag=2)", "unknown key 'lag'"),
+        ("__import__('os').system('true')", "NAME(key=value"),
+        ("AR1(time=Nope, group=Subject)", "Nope"),
+    ],
+)
+def test_bad_residual_is_one_line_exit_2(sleep_csv, text, says):
+    result = runner.invoke(
+        app, ["fit", str(sleep_csv), "Reaction ~ Days", "--reml-only", "--residual", text]
+    )
+    assert says in _one_error_line(result)
+
+
+def test_parse_residual_reads_quotes_and_by():
+    assert parse_residual(" un( time = 'visit' , group=\"id\", by=arm ) ") == bm.residual.UN(
+        time="visit", group="id", by="arm"
+    )
+    assert parse_residual(None) is None
+
+
+def test_bad_option_value_is_exit_2(sleep_csv):
+    result = runner.invoke(app, ["fit", str(sleep_csv), SLEEP, "--draws", "0"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.slow
+def test_fit_with_sampling_prints_the_three_tables(sleep_csv):
+    dye = sleep_csv.parent / "dyestuff.csv"
+    bm.datasets.load("Dyestuff").to_csv(dye, index=False)
+    args = ["fit", str(dye), "Yield ~ 1 + (1 | Batch)", "--draws", "200", "--tune", "200"]
+    result = runner.invoke(app, [*args, "--chains", "2", "--seed", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [r["term"] for r in out["compare"]] == [
+        "(Intercept)",
+        "sd__(Intercept)",
+        "sd__Observation",
+    ]
+    assert {"reml", "glance", "posterior", "compare"} <= set(out)
