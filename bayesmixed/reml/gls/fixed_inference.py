@@ -14,13 +14,12 @@ needs the fit's ``criterion_fn``, ``phi``, ``sigma``, ``reml``, ``vcov()``, ``de
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 
 import numpy as np
 
 from ..._threads import limit_blas
-from ...errors import ArgumentError, BayesMixedWarning
+from ...errors import ArgumentError
 
 __all__ = ["DDF_METHODS", "FixedEffectInference"]
 
@@ -59,7 +58,11 @@ class FixedEffectInference:
             return np.full(self.design.p, float(self.n - self.design.p))
         if key == "satterthwaite":
             return self._satterthwaite
-        raise ArgumentError(
+        raise self._no_kenward_roger()
+
+    @staticmethod
+    def _no_kenward_roger() -> ArgumentError:
+        return ArgumentError(
             "ddf='kenward-roger' is not available for residual structures yet; use "
             "ddf='satterthwaite'"
         )
@@ -68,21 +71,12 @@ class FixedEffectInference:
         """Covariance and df of L β̂ (the Fit hook of emmeans and contrasts).
 
         ``"satterthwaite"`` (emmeans' default for gls, its ``mode = "satterthwaite"``),
-        ``"kenward-roger"`` (REML fits; ML fits use Satterthwaite, with a warning),
+        ``"kenward-roger"`` is not available yet for residual structures (ArgumentError),
         ``"residual"`` (n − p, as nlme's t tests) or ``"asymptotic"`` (infinite df).
         """
         L = np.atleast_2d(np.asarray(L, float))
-        if ddf == "kenward-roger" and not self.reml:
-            warnings.warn(
-                "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
-                "fit (refit with reml=True for Kenward-Roger)",
-                BayesMixedWarning,
-                stacklevel=4,
-            )
-            ddf = "satterthwaite"
         if ddf == "kenward-roger":
-            kr = self._kenward_roger
-            return L @ kr.PhiA @ L.T, np.array([kr.ddf(row[None, :]) for row in L])
+            raise self._no_kenward_roger()
         cov = L @ self.vcov().to_numpy() @ L.T
         if ddf == "asymptotic":
             return cov, np.full(L.shape[0], np.inf)
