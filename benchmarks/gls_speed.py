@@ -88,19 +88,21 @@ def time_python(path: Path, runs: int) -> dict:
     """In-process timings; the CSV is read once, outside the timed region (as in R)."""
     data = pd.read_csv(path)
     spec = bm.residual.UN(time="visit", group="id")
-    total, build, fit = [], [], None
+    total, build, cpu, fit = [], [], [], None
     for _ in range(runs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             model = bm.MixedModel(FORMULA, data, residual=spec)
             t1 = time.perf_counter()
             fit = model.fit_reml(reml=True)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
         build.append(t1 - t0)
         total.append(t2 - t0)
+        cpu.append(c2 - c0)
     return {
         "total": statistics.median(total),
+        "cpu": statistics.median(cpu),
         "build": statistics.median(build),
         "first": total[0],
         "all": total,
@@ -119,15 +121,18 @@ d <- read.csv(args[1], stringsAsFactors = FALSE)
 d$visit <- factor(d$visit, levels = sort(unique(d$visit)))
 d$arm <- factor(d$arm)
 cat(sprintf("nlme\t%s\t%s\n", as.character(packageVersion("nlme")), R.version.string))
-times <- numeric(runs)
+times <- cpu <- numeric(runs)
 for (r in seq_len(runs)) {
-  times[r] <- system.time(fit <- gls(
+  st <- system.time(fit <- gls(
     y ~ visit * arm, data = d, method = "REML",
     correlation = corSymm(form = ~ vnum | id), weights = varIdent(form = ~ 1 | visit)
-  ))[["elapsed"]]
+  ))
+  times[r] <- st[["elapsed"]]
+  cpu[r] <- st[["user.self"]] + st[["sys.self"]]
 }
-cat(sprintf("fit\t%.6f\t%.10f\t%d\t%s\n", median(times), as.numeric(logLik(fit)),
-            as.integer(attr(logLik(fit), "df")), paste(sprintf("%.3f", times), collapse = ",")))
+cat(sprintf("fit\t%.6f\t%.10f\t%d\t%s\t%.6f\n", median(times), as.numeric(logLik(fit)),
+            as.integer(attr(logLik(fit), "df")), paste(sprintf("%.3f", times), collapse = ","),
+            median(cpu)))
 """
 
 
@@ -158,6 +163,7 @@ def time_nlme(path: Path, runs: int, tmp: Path) -> tuple[dict, str]:
                 "logLik": float(parts[2]),
                 "npar": int(parts[3]),
                 "all": [float(t) for t in parts[4].split(",")],
+                "cpu": float(parts[5]),
             }
     return out, version
 
@@ -211,26 +217,31 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = py["total"] < TARGET_SECONDS
     ratio = r["total"] / py["total"] if r else None
+    cpu_ratio = r["cpu"] / py["cpu"] if r else None
     agree = "–"
     if r:
         diff = abs(py["logLik"] - r["logLik"])
         agree = "yes" if diff <= TOL and py["npar"] == r["npar"] else f"NO (|Δ| = {diff:.1e})"
-        ok &= ratio >= TARGET_RATIO and agree == "yes"
+        ok &= min(ratio, cpu_ratio) >= TARGET_RATIO and agree == "yes"
     n_pat = data.groupby("id")["visit"].agg(tuple).nunique()
     case = (
         f"UN, {args.subjects:,} subjects × {args.visits} visits ({len(data):,} rows, "
         f"{n_pat} visit pattern{'s' if n_pat > 1 else ''})"
     )
+    cell = {
+        "ours": fmt(py["total"]),
+        "cpu": fmt(py["cpu"]),
+        "nlme": f"{fmt(r['total'])} ({fmt(r['cpu'])} CPU)" if r else "–",
+        "ratio": f"{ratio:.1f}× ({cpu_ratio:.1f}× CPU)" if r else "–",
+        "ll": f"{py['logLik']:.4f} / {r['logLik']:.4f}" if r else f"{py['logLik']:.4f} / –",
+        "runs": f"{args.runs} / {len(r['all'])}" if r else f"{args.runs} / –",
+    }
     lines = [
-        "| case | runs ours / nlme | bayesmixed (build + REML fit) | first run | nlme::gls | nlme / ours "
-        "| npar | REML logLik ours / nlme | agree |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
-        f"| {case} | {args.runs} / {len(r['all'])} | {fmt(py['total'])} | {fmt(py['first'])} "
-        f"| {fmt(r.get('total'))} | {f'{ratio:.1f}×' if ratio else '–'} | {py['npar']} "
-        f"| {py['logLik']:.4f} / {r['logLik']:.4f} | {agree} |"
-        if r
-        else f"| {case} | {args.runs} / – | {fmt(py['total'])} | {fmt(py['first'])} | – | – "
-        f"| {py['npar']} | {py['logLik']:.4f} / – | – |",
+        "| case | runs ours / nlme | bayesmixed (build + REML fit) | CPU | first run "
+        "| nlme::gls | nlme / ours | npar | REML logLik ours / nlme | agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        f"| {case} | {cell['runs']} | {cell['ours']} | {cell['cpu']} | {fmt(py['first'])} "
+        f"| {cell['nlme']} | {cell['ratio']} | {py['npar']} | {cell['ll']} | {agree} |",
     ]
     flags = sys.argv[1:] if argv is None else list(argv)
     command = " ".join(["python benchmarks/gls_speed.py", *flags])
@@ -242,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Runs, bayesmixed: {', '.join(f'{t:.3f}' for t in py['all'])} s "
         f"({py['evaluations']} criterion evaluations in the last run)"
         + (f"; nlme: {', '.join(f'{t:.3f}' for t in r['all'])} s  " if r else "  "),
+        "Wall times are medians of the runs; CPU is the process CPU time (all threads), "
+        "less sensitive than wall time to a busy machine.  ",
         f"Targets: under {TARGET_SECONDS:g} s and at least {TARGET_RATIO:g}× faster than nlme — "
         + ("met." if ok else "NOT met."),
     ]
