@@ -62,6 +62,9 @@ def prior_logp(prior: Prior, x: float) -> tuple[float, float]:
     >>> print(f"{lp:.6f} {d + 0.0:.1f}")
     -0.918939 0.0
     """
+    if prior.on_variance:  # density of τ when τ² has the base family: p(τ²)·2τ
+        lp, d = prior_logp(prior.base, x * x)
+        return lp + _LOG2 + np.log(x), d * 2.0 * x + 1.0 / x
     p = prior.params
     f = prior.family
     if f == "normal":
@@ -122,9 +125,17 @@ def scalar_logp(prior: Prior) -> Callable[[float], tuple[float, float]]:
     >>> bool(abs(f(1.5)[0] - prior_logp(Prior("halfstudentt", nu=3, sigma=2.0), 1.5)[0]) < 1e-12)
     True
     """
+    log = math.log
+    if prior.on_variance:
+        g = scalar_logp(prior.base)
+
+        def fv(x):
+            lp, d = g(x * x)
+            return lp + _LOG2 + log(x), d * 2.0 * x + 1.0 / x
+
+        return fv
     p = prior.params
     fam = prior.family
-    log = math.log
     if fam in ("normal", "halfnormal"):
         mu = float(p.get("mu", 0.0))
         sd = float(p.get("sigma", 1.0))
@@ -231,6 +242,8 @@ def prior_draws(prior: Prior, rng: np.random.Generator, size) -> np.ndarray:
     >>> bool((d > 0).all())
     True
     """
+    if prior.on_variance:
+        return np.sqrt(prior_draws(prior.base, rng, size))
     p = prior.params
     f = prior.family
     if f == "normal":

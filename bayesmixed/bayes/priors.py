@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..design.build import Design
 from ..errors import PriorError
+from .prior_families import _canon, _check_domain, _check_scale, _fmt, prior_label, variance_dist
 
 __all__ = ["Prior", "PriorSet", "default_priors", "resolve_priors"]
 
@@ -56,57 +57,6 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 
 
-# parameters that must be > 0, per family (locations such as mu, alpha of the Cauchy are free)
-_POSITIVE = {
-    "normal": ("sigma",),
-    "studentt": ("nu", "sigma"),
-    "cauchy": ("beta",),
-    "laplace": ("b",),
-    "halfnormal": ("sigma",),
-    "halfstudentt": ("nu", "sigma"),
-    "halfcauchy": ("beta",),
-    "exponential": ("lam", "scale"),
-    "gamma": ("alpha", "beta", "mu", "sigma"),
-    "inversegamma": ("alpha", "beta", "mu", "sigma"),
-    "lognormal": ("sigma",),
-    "lkj": ("eta",),
-    "beta": ("alpha", "beta"),
-}
-# parameterizations given by either of two sets of names (PyMC takes one or the other)
-_ALTERNATIVES = {
-    "exponential": (("lam",), ("scale",)),
-    "gamma": (("alpha", "beta"), ("mu", "sigma")),
-    "inversegamma": (("alpha", "beta"), ("mu", "sigma")),
-}
-
-
-def _check_domain(fam: str, dist: str, params: dict) -> None:
-    """Impossible parameters are refused when the Prior is built, not when it is sampled."""
-    for k in _POSITIVE.get(fam, ()):
-        if k in params and not np.all(np.asarray(params[k], dtype=float) > 0):
-            raise PriorError(
-                f"prior {dist!r}: parameter {k}={params[k]!r} must be > 0 "
-                f"(it is a scale, shape or rate)"
-            )
-    if fam in _ALTERNATIVES:
-        a, b = _ALTERNATIVES[fam]
-        if any(k in params for k in a) and any(k in params for k in b):
-            raise PriorError(
-                f"prior {dist!r}: give either {' and '.join(a)} or {' and '.join(b)}, not both"
-            )
-    if fam == "uniform":
-        if "lower" not in params or "upper" not in params:
-            raise PriorError(f"prior {dist!r} needs both lower= and upper=")
-        if not np.all(np.asarray(params["lower"], float) < np.asarray(params["upper"], float)):
-            raise PriorError(
-                f"prior {dist!r}: lower={params['lower']!r} must be below upper={params['upper']!r}"
-            )
-
-
-def _canon(name: str) -> str:
-    return name.lower().replace("_", "").replace("-", "").replace(" ", "")
-
-
 @dataclass(frozen=True)
 class Prior:
     """A prior distribution by family name and parameters.
@@ -118,7 +68,11 @@ class Prior:
         ``"halfcauchy"``, ``"exponential"``, ``"gamma"``, ``"inversegamma"``, ``"lognormal"``,
         ``"uniform"``, ``"cauchy"``, ``"laplace"``, ``"flat"``, ``"halfflat"``, ``"lkj"``,
         ``"beta"`` (residual correlation parameters, rescaled to their interval)
-        (PyMC class names such as ``"HalfStudentT"`` work too).
+        (PyMC class names such as ``"HalfStudentT"`` work too). The families for variance
+        components, with their rationale, are listed in :mod:`bayesmixed.bayes.prior_families`.
+    on : {"sd", "variance"}
+        For an SD: the distribution is of the SD τ (default) or of the variance τ² (the model
+        still samples τ; its density includes the Jacobian 2τ). Positive families only.
     **params
         The family's parameters, named as in PyMC (``mu``, ``sigma``, ``nu``, ``lam``, ``eta``...).
 
@@ -128,12 +82,15 @@ class Prior:
     Prior('halfnormal', sigma=10)
     >>> Prior("HalfStudentT", nu=3, sigma=5).family
     'halfstudentt'
+    >>> Prior("inversegamma", alpha=1, beta=1, on="variance").label
+    'InverseGamma(1, 1) on the variance'
     """
 
     dist: str
     params: dict = field(default_factory=dict)
+    on: str = "sd"
 
-    def __init__(self, dist: str, **params):
+    def __init__(self, dist: str, *, on: str = "sd", **params):
         if not isinstance(dist, str) or _canon(dist) not in _FAMILIES:
             raise PriorError(
                 f"unknown prior family {dist!r}; choose one of: {', '.join(sorted(_FAMILIES))}"
@@ -154,8 +111,10 @@ class Prior:
             if not finite:
                 raise PriorError(f"prior {dist!r}: parameter {k}={v!r} must be a finite number")
         _check_domain(fam, dist, params)
+        _check_scale(fam, dist, _FAMILIES[fam][2], on)
         object.__setattr__(self, "dist", fam)
         object.__setattr__(self, "params", dict(params))
+        object.__setattr__(self, "on", on)
 
     @property
     def family(self) -> str:
@@ -167,13 +126,31 @@ class Prior:
         """``"real"``, ``"positive"``, ``"bounded"`` or ``"correlation"``."""
         return _FAMILIES[self.dist][2]
 
+    @property
+    def on_variance(self) -> bool:
+        """Whether the distribution is of the variance τ² rather than of τ."""
+        return self.on == "variance"
+
+    @property
+    def base(self) -> Prior:
+        """The same family and parameters on its own scale (for a prior on the variance: the
+        distribution of τ²)."""
+        return Prior(self.dist, **self.params) if self.on_variance else self
+
+    @property
+    def label(self) -> str:
+        """As a reader writes it, e.g. ``HalfNormal(5)`` (see
+        :func:`~bayesmixed.bayes.prior_families.prior_label`)."""
+        return prior_label(self.dist, self.params, self.on)
+
     def __repr__(self) -> str:
         ps = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
-        return f"Prior({self.dist!r}{', ' if ps else ''}{ps})"
+        on = ", on='variance'" if self.on_variance else ""
+        return f"Prior({self.dist!r}{', ' if ps else ''}{ps}{on})"
 
     def __str__(self) -> str:
         ps = ", ".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
-        return f"{self.dist}({ps})"
+        return f"{self.dist}({ps})" + (" on the variance" if self.on_variance else "")
 
     def create(self, name: str, **kwargs):
         """Create the PyMC random variable (inside a model context)."""
@@ -181,6 +158,8 @@ class Prior:
 
         if self.dist == "lkj":
             raise PriorError("an LKJ prior is only valid for a correlation matrix ('cor|group')")
+        if self.on_variance:
+            return variance_dist(lambda size: self.base.dist_(size=size), name, **kwargs)
         cls = getattr(pm, _FAMILIES[self.dist][0])
         return cls(name, **self.params, **kwargs)
 
@@ -188,14 +167,10 @@ class Prior:
         """The unnamed PyMC distribution (``pm.X.dist``)."""
         import pymc as pm
 
+        if self.on_variance:
+            return variance_dist(lambda size: self.base.dist_(size=size), **kwargs)
         cls = getattr(pm, _FAMILIES[self.dist][0])
         return cls.dist(**self.params, **kwargs)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.4g}"
-    return repr(v)
 
 
 @dataclass
@@ -212,10 +187,11 @@ class PriorSet:
         """Plain JSON-able form (for saved fits); :meth:`from_dict` reverses it."""
 
         def enc(p: Prior) -> dict:
-            return {
+            out = {
                 "dist": p.dist,
                 "params": {k: np.asarray(v).tolist() for k, v in p.params.items()},
             }
+            return {**out, "on": "variance"} if p.on_variance else out
 
         return {
             "fixed": {k: enc(p) for k, p in self.fixed.items()},
@@ -239,7 +215,7 @@ class PriorSet:
         """
 
         def dec(e: dict) -> Prior:
-            return Prior(e["dist"], **e["params"])
+            return Prior(e["dist"], on=e.get("on", "sd"), **e["params"])
 
         return cls(
             fixed={k: dec(e) for k, e in d["fixed"].items()},
@@ -377,6 +353,8 @@ def resolve_priors(design: Design, priors: dict | None) -> PriorSet:
 def _check_support(key: str, prior: Prior) -> None:
     is_sd = key == "sd" or key.startswith("sd__") or key == "sigma"
     is_cor = key == "cor" or key.startswith("cor|")
+    if prior.on_variance and not is_sd:
+        raise PriorError(f"on='variance' is only for a standard deviation, not {key!r}")
     if is_cor and prior.support != "correlation":
         raise PriorError(f"{key!r} is a correlation matrix: use Prior('lkj', eta=...)")
     if is_sd and prior.support == "bounded" and float(prior.params.get("lower", -1)) >= 0:

@@ -245,7 +245,9 @@ def cov_param_grad(sd, Lc, rem, w, G):  # pragma: no cover
 # ---------------------------------------------------------------------------- priors in numba
 # Family codes and parameter layout (par[i, 0..3]) — filled by logdensity.encode_prior.
 NORMAL, STUDENTT, LAPLACE, FLAT, EXPONENTIAL, GAMMA, INVGAMMA, LOGNORMAL, UNIFORM = range(9)
-IDENTITY, LOG, INTERVAL = range(3)
+# LOGVAR: log scale, with the prior on the square of the value (a prior on a variance τ²)
+IDENTITY, LOG, INTERVAL, LOGVAR = range(4)
+_LOG2 = math.log(2.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -293,7 +295,7 @@ def scalar_params(x, fam, par, trk, lo, hi):  # pragma: no cover
         e = x[i]
         if trk[i] == IDENTITY:
             v, dv, lj, dlj = e, 1.0, 0.0, 0.0
-        elif trk[i] == LOG:
+        elif trk[i] == LOG or trk[i] == LOGVAR:
             v = math.exp(e)
             dv, lj, dlj = v, e, 1.0
         else:
@@ -303,7 +305,12 @@ def scalar_params(x, fam, par, trk, lo, hi):  # pragma: no cover
             dv = w * s * (1.0 - s)
             lj = math.log(w) + math.log(s) + math.log1p(-s)
             dlj = 1.0 - 2.0 * s
-        plp, pd = _prior_lp(fam[i], par[i], v)
+        if trk[i] == LOGVAR:
+            plp, pd = _prior_lp(fam[i], par[i], v * v)
+            plp += _LOG2 + e  # the Jacobian 2τ of τ → τ²
+            pd = pd * 2.0 * v + 1.0 / v
+        else:
+            plp, pd = _prior_lp(fam[i], par[i], v)
         val[i] = v
         dval[i] = dv
         lp += plp + lj

@@ -31,6 +31,9 @@ _HALF_LOG2PI = 0.5 * math.log(2.0 * math.pi)
 
 def encode_prior(prior: Prior) -> tuple[int, np.ndarray, int, float, float]:
     """(family code, parameters, transform code, lower, upper) for the compiled density."""
+    if prior.on_variance:  # the family's own encoding, evaluated at τ² by the kernel
+        code, par, _, lo, hi = encode_prior(prior.base)
+        return code, par, K.LOGVAR, lo, hi
     p = prior.params
     f = prior.family
     par = np.zeros(4)
@@ -189,7 +192,7 @@ class MarginalPosterior:
         )
         x = np.empty(self.ndim)
         for i, v in enumerate(vals):
-            if self.trk[i] == K.LOG:
+            if self.trk[i] in (K.LOG, K.LOGVAR):
                 x[i] = math.log(v)
             elif self.trk[i] == K.INTERVAL:
                 s = (v - self.lo[i]) / (self.hi[i] - self.lo[i])
