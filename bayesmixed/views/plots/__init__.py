@@ -16,7 +16,9 @@ is ``ax.figure``.
 * :func:`emmeans` — marginal means with intervals across time, REML and posterior (§6.2.1);
 * :func:`contrasts` — forest plot of contrasts of marginal means;
 * :func:`sbc_ranks`, :func:`sbc_ecdf` — ranks of ``bm.sbc``; :func:`power_curves` — ``bm.power``;
-* :func:`prior_sensitivity` — posteriors under a power-scaled prior and likelihood.
+* :func:`prior_sensitivity` — posteriors under a power-scaled prior and likelihood;
+* :func:`prior_implied` — the priors on the τ, ICC and R² scales (before the data);
+* :func:`sensitivity_grid` — posteriors across the priors of ``bm.sensitivity`` (its ``.plot()``).
 """
 
 from .calibration import power_curves, prior_sensitivity, sbc_ecdf, sbc_ranks
@@ -25,6 +27,7 @@ from .data import data_lines, trajectories
 from .longitudinal import correlation_by_lag, residual_correlation, trajectories_by_time
 from .means import contrasts, emmeans
 from .pooling import caterpillar, pooling, pooling_weights
+from .priors import prior_implied, sensitivity_grid
 
 __all__ = [
     "COMPARE_COLUMNS",
@@ -39,10 +42,12 @@ __all__ = [
     "pooling",
     "pooling_weights",
     "power_curves",
+    "prior_implied",
     "prior_sensitivity",
     "residual_correlation",
     "sbc_ecdf",
     "sbc_ranks",
+    "sensitivity_grid",
     "trajectories",
     "trajectories_by_time",
 ]
