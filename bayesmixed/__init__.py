@@ -43,6 +43,9 @@ _LAZY = {
     "sbc": ("bayesmixed.quantities.calibration", "sbc"),
     "power": ("bayesmixed.quantities.power", "power"),
     "prior_sensitivity": ("bayesmixed.quantities.power_scaling", "prior_sensitivity"),
+    # bayesmixed.quantities.sensitivity's function, loaded through its plot module, which
+    # gives the result its .plot() (views sit above quantities, so only they can wire it)
+    "sensitivity": ("bayesmixed.views.plots.priors", "sensitivity"),
 }
 
 __all__ = [
