@@ -142,3 +142,14 @@ def test_bayes_columns():
     # either the posterior run worked, or the row says why (the ML columns stay)
     assert np.isfinite(row["AIC"])
     assert np.isfinite(row["elpd_loo"]) or isinstance(row["bayes_error"], str)
+
+
+def test_dropped_rows_are_reported_once():
+    from bayesmixed.errors import MissingDataWarning
+
+    d = load_data("longitudinal_balanced")
+    d.loc[5, "y"] = np.nan
+    with pytest.warns(MissingDataWarning) as rec:
+        tab = bm.compare_structures(FORMULA, d, time="visit", group="id", structures=["CS", "AR1"])
+    assert sum(issubclass(w.category, MissingDataWarning) for w in rec) == 1
+    assert tab["error"].isna().all()
