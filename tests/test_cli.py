@@ -183,3 +183,55 @@ def test_fit_with_sampling_prints_the_three_tables(sleep_csv):
         "sd__Observation",
     ]
     assert {"reml", "glance", "posterior", "compare"} <= set(out)
+
+
+# ---------------------------------------------------------------------------- run, primer
+def test_run_one_spec_quick(tmp_path):
+    result = runner.invoke(
+        app,
+        ["run", str(ROOT / "models" / "random_intercept.toml"), "--out", str(tmp_path), "--quick"],
+    )
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "random_intercept.html"
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "tidy()" in html and "<img" in html  # the tables and the figures
+    assert "random_intercept" in result.stdout and str(page) in result.stdout
+
+
+def test_run_without_posterior_writes_reml_page(tmp_path):
+    spec = tmp_path / "dye.toml"
+    spec.write_text(
+        'description = "Six batches."\nformula = "Yield ~ 1 + (1 | Batch)"\n'
+        'data = {dataset = "Dyestuff"}\n[report]\nquantities = ["icc", "ranef"]\ncompare = false\n'
+    )
+    result = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "dye.html").read_text(encoding="utf-8")
+    assert "icc" in html and "ranef" in html and "Posterior" not in html
+
+
+def test_run_bad_spec_is_one_line_exit_2(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(
+        'description = "x"\nformula = "y ~ x"\ndata = {dataset = "Dyestuff"}\nbogus = 1\n'
+    )
+    assert "bogus" in _one_error_line(runner.invoke(app, ["run", str(spec)]))
+    missing = runner.invoke(app, ["run", str(tmp_path / "nope.toml")])
+    assert "nope.toml" in _one_error_line(missing)
+
+
+def test_primer_without_specs_is_one_line_exit_2(tmp_path):
+    result = runner.invoke(app, ["primer", "--models", str(tmp_path), "--out", str(tmp_path)])
+    assert "no *.toml" in _one_error_line(result)
+
+
+@pytest.mark.slow
+def test_primer_quick(tmp_path):
+    result = runner.invoke(
+        app, ["primer", "--out", str(tmp_path), "--quick"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index.html").exists()
+    pages = sorted(p.stem for p in (tmp_path / "models").glob("*.html"))
+    assert pages == sorted(p.stem for p in (ROOT / "models").glob("*.toml"))

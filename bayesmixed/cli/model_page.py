@@ -16,13 +16,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import BayesMixedError
+from ..errors import ArgumentError, BayesMixedError
 from ..views.report.page import Chapter, Section, figure_html, render_page
 
 __all__ = ["QUANTITIES", "quantity_table", "model_sections", "write_model_page"]
 
-#: The quantities a model page can show, by name.
-QUANTITIES = ("icc", "r2", "shrinkage")
+#: The quantities a model page can show, by name (a spec's ``[report].quantities``); tidy()
+#: and glance() are always in the page's "Estimates" section.
+QUANTITIES = (
+    "tidy",
+    "glance",
+    "ranef",
+    "icc",
+    "r2",
+    "shrinkage",
+    "anova",
+    "residual_cor",
+    "residual_cov",
+)
 
 
 def _flat(result: dict) -> dict[str, object]:
@@ -60,12 +71,43 @@ def quantity_table(name: str, fit, post=None) -> pd.DataFrame:
     return frame
 
 
+def _fullest_subject(fit):
+    """The subject seen at the most visits (whose residual matrix is the whole one)."""
+    rd = fit.rd
+    counts = np.bincount(rd.subject_codes, minlength=len(rd.subjects))
+    return rd.subjects[int(np.argmax(counts))]
+
+
+def _quantity_section(name: str, fit, post) -> Section:
+    """The section of one quantity; a note when it does not apply to this model."""
+    s = Section(name)
+    try:
+        if name in ("icc", "r2"):
+            s.table(quantity_table(name, fit, post), f"{name}()")
+        elif name == "shrinkage":
+            s.table(fit.shrinkage(), "shrinkage(): no, partial and complete pooling")
+        elif name == "ranef":
+            s.table(fit.ranef(), "ranef(): conditional modes (BLUPs) and their SDs")
+        elif name == "anova":
+            s.table(fit.anova(), "anova(): F tests of the fixed-effect terms")
+        elif name in ("residual_cor", "residual_cov"):
+            if getattr(fit, "rd", None) is None:
+                raise ArgumentError(f"{name}() needs a residual= structure")
+            subject = _fullest_subject(fit)
+            s.table(getattr(fit, name)(subject), f"{name}({subject!r})", index=True)
+        else:
+            raise ArgumentError(f"unknown quantity {name!r}; use one of {', '.join(QUANTITIES)}")
+    except (BayesMixedError, AttributeError, NotImplementedError) as e:
+        s.para(f"{name}() does not apply to this model: {e}")
+    return s
+
+
 def _figures(fit, post, table) -> list[tuple[str, object]]:
     """(caption, drawing function) of every figure that may apply to this model."""
     from ..views import plots
 
     figs = [("Residuals: diagnostics", lambda: plots.diagnostics(fit))]
-    if getattr(fit, "residual_design", None) is not None:
+    if getattr(fit, "rd", None) is not None:
         figs.append(
             ("Residual correlation: fitted and empirical", lambda: plots.residual_correlation(fit))
         )
@@ -109,8 +151,9 @@ def model_sections(
         ``model.fit_reml()``.
     post : BayesFit, optional
         ``model.sample()``: adds the posterior, the side-by-side table and its forest plot.
-    quantities : sequence of {"icc", "r2", "shrinkage"}, optional
-        Default: all of them that apply (ICC and shrinkage need random effects).
+    quantities : sequence of str, optional
+        Names of :data:`QUANTITIES`. Default: ICC, R² and shrinkage with random effects,
+        R² without.
     description : str
     figures : bool
 
@@ -124,7 +167,7 @@ def model_sections(
     from ..quantities.comparison import compare
 
     if quantities is None:
-        quantities = QUANTITIES if model.has_random else ("r2",)
+        quantities = ("icc", "r2", "shrinkage") if model.has_random else ("r2",)
     head = Section("Model")
     if description:
         head.para(description)
@@ -132,16 +175,7 @@ def model_sections(
     est = Section("Estimates").table(fit.tidy(), "tidy()").table(fit.glance(), "glance()")
     est.pre(str(fit.summary()))
     sections = [head, est]
-    for name in quantities:
-        s = Section(name)
-        try:
-            if name == "shrinkage":
-                s.table(fit.shrinkage(), "shrinkage(): no, partial and complete pooling")
-            else:
-                s.table(quantity_table(name, fit, post), f"{name}()")
-        except BayesMixedError as e:
-            s.para(f"{name}() does not apply: {e}")
-        sections.append(s)
+    sections += [_quantity_section(q, fit, post) for q in quantities if q not in ("tidy", "glance")]
     table = None
     if post is not None:
         table = compare(post, fit)

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-__all__ = ["Format", "frame_table", "to_csv", "to_json", "show"]
+__all__ = ["Format", "frame_table", "to_csv", "to_json", "print_table", "show"]
 
 
 class Format(StrEnum):
@@ -119,6 +119,14 @@ def to_json(tables: Mapping[str, pd.DataFrame], **extra) -> str:
     return json.dumps(out)
 
 
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table``; off a terminal (piped, captured) the page widens to fit it whole."""
+    if not console.is_terminal:
+        wide = console.options.update_width(10_000)
+        console.width = max(console.width, Measurement.get(console, wide, table).maximum)
+    console.print(table)
+
+
 def show(
     tables: Mapping[str, pd.DataFrame],
     titles: Mapping[str, str],
@@ -134,10 +142,5 @@ def show(
         console.file.write(to_json(tables, **extra) + "\n")
     else:
         for name, frame in tables.items():
-            table = frame_table(frame, titles.get(name, name))
-            if not console.is_terminal:
-                # piped or captured: never squeeze a table into 80 columns, widen the page
-                wide = console.options.update_width(10_000)
-                console.width = max(console.width, Measurement.get(console, wide, table).maximum)
-            console.print(table)
+            print_table(console, frame_table(frame, titles.get(name, name)))
             console.print()

@@ -1,9 +1,9 @@
 """``bayesmixed run models/X.toml`` and ``bayesmixed primer``: declarative specs, fitted and reported.
 
-``run`` loads one spec (:func:`bayesmixed.load_spec`), fits it by REML/ML, samples it (unless
-the spec turns sampling off), writes ``DIR/<spec>.html`` and prints a summary. ``primer``
-does that for every spec of ``models/`` (pages in ``DIR/models/``) and then writes the
-primer report, ``DIR/index.html``.
+``run`` loads one spec (:func:`bayesmixed.load_spec`), fits it by REML/ML, samples it when
+its ``[report].compare`` asks for the posterior beside the fit, writes ``DIR/<spec>.html``
+and prints a summary. ``primer`` does that for every spec of ``models/`` (pages in
+``DIR/models/``) and then writes the primer report, ``DIR/index.html``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..errors import ArgumentError
 from .errors import existing_file, user_errors
 from .fitting import engine_name, reported_warnings
+from .output import frame_table, print_table
 
 __all__ = ["run", "primer", "SpecRun", "run_spec", "find_specs"]
 
@@ -43,22 +44,11 @@ class SpecRun:
     max_rhat: float = float("nan")
 
 
-def _settings_view(settings) -> dict:
-    """The few settings the command reads, with the defaults of a spec that omits them."""
-    report = getattr(settings, "report", None)
-    sample = getattr(settings, "sample", None)
-    return {
-        "title": getattr(report, "title", None),
-        "quantities": getattr(report, "quantities", None),
-        "compare": getattr(report, "compare", True),
-        "sample": None if sample is None else dict(sample),
-        "priors": getattr(settings, "priors", None) or None,
-        "description": getattr(settings, "description", "") or "",
-    }
-
-
 def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRun:
-    """Load, fit, sample (unless the spec says not to) and write the page of one spec."""
+    """Load, fit, sample (when ``[report].compare``) and write the page of one spec.
+
+    ``status``, when given, is called with a short text at each step (for a progress line).
+    """
     from ..loading import load_spec
     from .model_page import model_sections, write_model_page
 
@@ -68,20 +58,18 @@ def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRu
 
     t0 = time.perf_counter()
     model, settings = load_spec(existing_file(spec, "model spec"), quick=quick)
-    view = _settings_view(settings)
-    engine = engine_name(model, ml=False)
+    engine = engine_name(model, ml=not settings.reml)
     say(f"fitting by {engine}")
-    fit = model.fit_reml()
+    fit = settings.fit(model)
     post = None
-    if view["sample"] is not None and view["compare"] is not False:
-        say("sampling")
-        kwargs = {"progressbar": False, **view["sample"]}
-        post = model.sample(priors=view["priors"], **kwargs)
+    if settings.report.compare:  # the spec asks for the posterior beside the REML fit
+        say(f"sampling {settings.sample['chains']} chains × {settings.sample['draws']} draws")
+        post = settings.posterior(model, progressbar=False)
     say("writing the page")
-    title = view["title"] or spec.stem
-    sections = model_sections(model, fit, post, view["quantities"], view["description"])
+    title = settings.report.title or settings.name
+    sections = model_sections(model, fit, post, settings.report.quantities, settings.description)
     seconds = time.perf_counter() - t0
-    write_model_page(page, spec.stem, title, sections, seconds, view["description"])
+    write_model_page(page, settings.name, title, sections, seconds)
     rhat = float(post.tidy()["rhat"].max()) if post is not None else float("nan")
     return SpecRun(spec, title, engine, model.design.n, post is not None, page, seconds, rhat)
 
@@ -96,31 +84,20 @@ def find_specs(folder: Path) -> list[Path]:
     return specs
 
 
-def _summary(runs: list[SpecRun]) -> Table:
-    table = Table(title="Models", title_justify="left", title_style="bold")
-    for col, justify in [
-        ("spec", "left"),
-        ("title", "left"),
-        ("fit", "left"),
-        ("n", "right"),
-        ("posterior", "left"),
-        ("max R̂", "right"),
-        ("seconds", "right"),
-        ("page", "left"),
-    ]:
-        table.add_column(col, justify=justify)
-    for r in runs:
-        table.add_row(
-            r.spec.stem,
-            r.title,
-            r.engine,
-            str(r.nobs),
-            "sampled" if r.sampled else "—",
-            f"{r.max_rhat:.3f}" if r.sampled else "",
-            f"{r.seconds:.1f}",
-            str(r.page),
-        )
-    return table
+def _summary(runs: list[SpecRun]) -> pd.DataFrame:
+    """One row per spec run: what was fitted, whether it was sampled, where its page is."""
+    return pd.DataFrame(
+        {
+            "spec": [r.spec.stem for r in runs],
+            "title": [r.title for r in runs],
+            "fit": [r.engine for r in runs],
+            "n": [r.nobs for r in runs],
+            "posterior": ["sampled" if r.sampled else "" for r in runs],
+            "max_rhat": [r.max_rhat for r in runs],
+            "seconds": [round(r.seconds, 1) for r in runs],
+            "page": [str(r.page) for r in runs],
+        }
+    )
 
 
 def run(
@@ -133,7 +110,7 @@ def run(
     with user_errors(), reported_warnings(err):
         with err.status(f"{spec.stem}: loading", spinner="dots") as status:
             result = run_spec(spec, out / f"{spec.stem}.html", quick, status.update)
-        out_console.print(_summary([result]))
+        print_table(out_console, frame_table(_summary([result]), "Model"))
         out_console.print(f"Wrote {result.page}", markup=False, highlight=False)
 
 
@@ -168,7 +145,7 @@ def primer(
                 runs.append(run_spec(spec, out / "models" / f"{spec.stem}.html", quick, status))
                 progress.advance(task)
             progress.update(task, description="models done")
-        out_console.print(_summary(runs))
+        print_table(out_console, frame_table(_summary(runs), "Models"))
         with err.status(f"primer report: {len(CHAPTERS)} chapters", spinner="dots"):
             path = build_report(out, stream=sys.stdout if echo else None)
         out_console.print(f"Wrote {path} and {len(runs)} model pages in {out / 'models'}")
