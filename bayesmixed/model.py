@@ -153,7 +153,13 @@ class MixedModel:
         >>> sorted(pm_model.coords)[:3]
         ['Subject__coef', 'Subject__cpc', 'Subject__level']
         """
-        self._bayes_guard("pymc_model()")
+        if self.residual_design is not None:
+            # a residual structure: the marginal MvNormal graph of bayes.residual
+            from .bayes.residual import build_residual_model, resolve_residual_priors
+
+            rd = self.residual_design
+            ps = resolve_residual_priors(self.design, rd, priors)
+            return build_residual_model(self.design, rd, ps)[0]
         from .bayes.graph import build_model
         from .bayes.priors import resolve_priors
 
@@ -219,6 +225,9 @@ class MixedModel:
             Overrides of the default priors by name (``"sd__(Intercept)|Subject"``,
             ``"cor|Subject"``, ``"sigma"``, ``"(Intercept)"``, ``"Days"``) or class
             (``"fixed"``, ``"sd"``, ``"cor"``), with :class:`bayesmixed.bayes.Prior` values.
+            With ``residual=``: also ``"rho|Residual"``, ``"sd__T3|Residual"``,
+            ``"cor|Residual"`` and the class ``"rho"`` (see
+            :mod:`bayesmixed.bayes.residual.priors`).
         parameterization : {"auto", "marginal", "noncentered", "centered"}
             ``"auto"`` picks the marginal form whenever it applies and says so in the result.
         target_accept : float
@@ -231,6 +240,8 @@ class MixedModel:
         Returns
         -------
         BayesFit
+            With ``residual=``, a :class:`~bayesmixed.bayes.residual.ResidualBayesFit`: the
+            random effects are integrated out (one multivariate normal per subject).
 
         Examples
         --------
@@ -240,7 +251,24 @@ class MixedModel:
         >>> post.parameterization
         'marginal'
         """
-        self._bayes_guard("sample()")
+        if self.residual_design is not None:
+            from .bayes.residual import sample_residual_design
+
+            return sample_residual_design(
+                self.design,
+                self.residual_design,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                sampler=sampler,
+                priors=priors,
+                parameterization=parameterization,
+                target_accept=target_accept,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                **kwargs,
+            )
         from .bayes.pipeline import sample_design
 
         return sample_design(

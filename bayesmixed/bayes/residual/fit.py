@@ -73,7 +73,14 @@ class ResidualBayesFit(BayesFit):
         flat = draws.reshape(-1, draws.shape[-1])
         lo, hi = _interval(flat, interval)
         diag = self._diagnostics
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame(
+            {
+                "effect": [r["effect"] for r in rows],
+                # None (not NaN) for the fixed rows, as the REML fit's table has it
+                "group": pd.Series([r["group"] for r in rows], dtype=object),
+                "term": [r["term"] for r in rows],
+            }
+        )
         df["estimate"] = flat.mean(axis=0)
         df["std_error"] = flat.std(axis=0, ddof=1)
         for c in ("statistic", "df", "p_value"):

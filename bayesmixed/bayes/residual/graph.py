@@ -84,44 +84,36 @@ def _level_params(lay: LevelLayout, priors: ResidualPriorSet):
     return sds, rhos, cpcs
 
 
-def _residual_entry(g: ResidualGraph, params):
-    """The closure (a, b) -> residual covariance of slots a, b for every subject."""
+def _residual_cov(g: ResidualGraph, params):
+    """Residual covariance of every subject's slots: (N, m, m), or (m, m) when one by-level
+    and one visit pattern make it the same for all subjects."""
     import pytensor.tensor as pt
 
     pad, layouts = g.pad, g.layouts
-    L = len(layouts)
     lvl = pad.level
-    one_level = L == 1
+    one_level = len(layouts) == 1
     if layouts[0].cov.numeric:
         sd = pt.stack([p[0][0] for p in params])
         rho = pt.stack([p[1][0] for p in params])
-        s2 = sd[0] ** 2 if one_level else (sd**2)[lvl]
-        r = rho[0] if one_level else rho[lvl]
-
-        def entry(a, b):
-            if a == b:
-                return s2
-            dt = np.abs(pad.times[:, a] - pad.times[:, b])
-            return s2 * numeric_correlation(r, dt)
-
-        return entry
+        dt = np.abs(pad.times[:, :, None] - pad.times[:, None, :])
+        s2, r = (
+            (sd[0] ** 2, rho[0]) if one_level else ((sd**2)[lvl, None, None], rho[lvl, None, None])
+        )
+        return s2 * numeric_correlation(r, dt)
     T = layouts[0].cov.dim
     Cs, Ss = [], []
     for lay, (sds, rhos, cpcs) in zip(layouts, params, strict=True):
         Cs.append(correlation_matrix(lay.cov, rhos, cpcs))
         Ss.append(pt.stack(sds) if lay.cov.heterogeneous else pt.ones(T) * sds[0])
+    if one_level and pad.complete and (pad.pos == pad.pos[0]).all():
+        # every subject has the same visits: one matrix for all
+        p0 = pad.pos[0]
+        s = Ss[0][p0]
+        return s[:, None] * Cs[0][p0][:, p0] * s[None, :]
     C, S = pt.stack(Cs), pt.stack(Ss)
-
-    def entry(a, b):
-        pa, pb = pad.pos[:, a], pad.pos[:, b]
-        if one_level and (pa == pa[0]).all() and (pb == pb[0]).all():
-            # every subject has these two visits in these slots: one scalar for all
-            i, j = int(pa[0]), int(pb[0])
-            return S[0, i] * S[0, j] * (C[0, i, j] if a != b else 1.0)
-        sa, sb = S[lvl, pa], S[lvl, pb]
-        return sa * sb * (C[lvl, pa, pb] if a != b else 1.0)
-
-    return entry
+    pos = pad.pos
+    s = S[lvl[:, None], pos]  # (N, m)
+    return s[:, :, None] * C[lvl[:, None, None], pos[:, :, None], pos[:, None, :]] * s[:, None, :]
 
 
 def build_residual_model(design: Design, rd: ResidualDesign, priors: ResidualPriorSet, start=None):
@@ -167,6 +159,6 @@ def build_residual_model(design: Design, rd: ResidualDesign, priors: ResidualPri
                 ]
                 chols.append(pt.stack(rows))
             params = [_level_params(lay, priors) for lay in g.layouts]
-            entry = _residual_entry(g, params)
-            pm.Potential("marginal_loglik", marginal_logp(g.pad, beta, entry, chols))
+            R = _residual_cov(g, params)
+            pm.Potential("marginal_loglik", marginal_logp(g.pad, beta, R, chols))
     return model, g

@@ -103,7 +103,7 @@ def cholesky_entries(V: list[list]) -> list[list]:
     return L
 
 
-def marginal_logp(pad: Padded, beta, R_entry, term_chols: list):
+def marginal_logp(pad: Padded, beta, R, term_chols: list):
     """Σ_subjects log N(r_i | 0, V_i).
 
     Parameters
@@ -111,32 +111,25 @@ def marginal_logp(pad: Padded, beta, R_entry, term_chols: list):
     pad : Padded
     beta : tensor (p,)
         Fixed effects of the centred X.
-    R_entry : callable (a, b) -> tensor (N,)
-        Residual covariance of slots a and b of every subject (data scale).
+    R : tensor (N, m, m), or (m, m) when every subject shares it
+        Residual covariance of every subject's slots (data scale; padded slots arbitrary).
     term_chols : list of tensor (k, k)
         Cholesky factor of each random term's covariance.
     """
     import pytensor.tensor as pt
 
-    m = pad.m
+    m, N = pad.m, len(pad.obs)
     r = pt.constant(pad.y) - pt.tensordot(pt.constant(pad.X), beta, axes=[[2], [0]])
-    A = [
-        pt.tensordot(pt.constant(Xt), L, axes=[[2], [0]])
-        for Xt, L in zip(pad.term_X, term_chols, strict=True)
-    ]
-    obs = pad.obs
-    V: list[list] = [[None] * m for _ in range(m)]
-    for a in range(m):
-        for b in range(a + 1):
-            v = R_entry(a, b)
-            for At, same in zip(A, pad.term_same, strict=True):
-                g = pt.sum(At[:, a, :] * At[:, b, :], axis=-1)
-                v = v + (g if a == b else pt.constant(same[:, a, b]) * g)
-            if not pad.complete:
-                w = obs[:, a] * obs[:, b]
-                v = pt.constant(w) * v + (pt.constant(1.0 - w) if a == b else 0.0)
-            V[a][b] = v
-    L = cholesky_entries(V)
+    V = R
+    for Xt, same, L in zip(pad.term_X, pad.term_same, term_chols, strict=True):
+        A = pt.tensordot(pt.constant(Xt), L, axes=[[2], [0]])  # (N, m, k)
+        V = V + pt.constant(same) * pt.sum(A[:, :, None, :] * A[:, None, :, :], axis=-1)
+    if not pad.complete:
+        w = pad.obs[:, :, None] * pad.obs[:, None, :]
+        V = pt.constant(w) * V + pt.constant((1.0 - w) * np.eye(m))
+    shared = V.ndim == 2
+    entries = [[(V[a, b] if shared else V[:, a, b]) for b in range(a + 1)] for a in range(m)]
+    L = cholesky_entries(entries)
     quad, logdet = 0.0, 0.0
     z: list = []
     for i in range(m):
@@ -147,5 +140,5 @@ def marginal_logp(pad: Padded, beta, R_entry, term_chols: list):
         quad = quad + pt.sum(z[i] ** 2)
         ld = pt.log(L[i][i])
         # an entry shared by every subject is a scalar: it counts once per subject
-        logdet = logdet + (pt.sum(ld) if ld.ndim else ld * len(obs))
-    return -0.5 * quad - logdet - 0.5 * float(obs.sum()) * _LOG2PI
+        logdet = logdet + (pt.sum(ld) if ld.ndim else ld * N)
+    return -0.5 * quad - logdet - 0.5 * float(pad.obs.sum()) * _LOG2PI
