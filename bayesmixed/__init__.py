@@ -27,6 +27,7 @@ _LAZY = {
     "compare": ("bayesmixed.quantities.comparison", "compare"),
     "anova": ("bayesmixed.quantities.lrt", "anova"),
     "load": ("bayesmixed.restore", "load"),
+    "load_spec": ("bayesmixed.loading", "load_spec"),
     "center": ("bayesmixed.quantities.clustering", "center"),
     "plots": ("bayesmixed.views.plots", None),
     "variance": ("bayesmixed.quantities.variance", None),
