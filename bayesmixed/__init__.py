@@ -41,8 +41,9 @@ _LAZY = {
     "OLSFit": ("bayesmixed.ols.fit", "OLSFit"),
     "residual": ("bayesmixed.spec.residual", None),
     "compare_structures": ("bayesmixed.quantities.structures", "compare_structures"),
-    "sbc": ("bayesmixed.quantities.calibration", "sbc"),
-    "power": ("bayesmixed.quantities.power", "power"),
+    # loaded through their plot module, which wires result.plot()
+    "sbc": ("bayesmixed.views.plots.calibration", "sbc"),
+    "power": ("bayesmixed.views.plots.calibration", "power"),
     "prior_sensitivity": ("bayesmixed.quantities.power_scaling", "prior_sensitivity"),
     # bayesmixed.quantities.sensitivity's function, loaded through its plot module, which
     # gives the result its .plot() (views sit above quantities, so only they can wire it)

@@ -47,6 +47,8 @@ from .rank_uniformity import chi2_uniform, ecdf_uniform, flagged, rank_of
 __all__ = ["sbc", "SBCResult"]
 
 _COMPILED: dict[str, tuple] = {}  # per process: token → (compiled model, graph info)
+# set by bayesmixed.views.plots.calibration when it loads (views sit above quantities)
+_RENDERER = None
 
 
 @dataclass
@@ -65,8 +67,8 @@ class SBCResult:
     errors : list of str
         Messages of the simulations whose fit failed.
 
-    ``bayesmixed.plots.sbc_ranks(result)`` and ``bayesmixed.plots.sbc_ecdf(result)`` draw
-    the rank histograms and the ECDF-difference plots.
+    ``result.plot()`` (or ``bayesmixed.plots.sbc_ranks`` / ``sbc_ecdf``) draws the rank
+    histograms and the ECDF-difference plots.
     """
 
     ranks: pd.DataFrame
@@ -114,6 +116,17 @@ class SBCResult:
                 }
             ]
         )
+
+    def plot(self, kind: str = "hist", **kwargs):
+        """Rank histograms (``kind="hist"``, :func:`bayesmixed.plots.sbc_ranks`) or ECDF
+        differences with their simultaneous band (``kind="ecdf"``,
+        :func:`bayesmixed.plots.sbc_ecdf`)."""
+        if _RENDERER is None:
+            raise ArgumentError(
+                "the plots live in bayesmixed.plots: call bm.plots.sbc_ranks(result) "
+                "(or import bayesmixed.plots once, after which result.plot() works)"
+            )
+        return _RENDERER(self, kind, **kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -46,6 +46,8 @@ __all__ = ["power", "PowerResult"]
 
 _LEVELS = ("cluster", "observation")
 _GENERATORS = ("normal", "uniform")
+# set by bayesmixed.views.plots.calibration when it loads (views sit above quantities)
+_RENDERER = None
 
 
 @dataclass
@@ -65,13 +67,23 @@ class PowerResult:
         Messages of the simulations that failed (their fit raised).
     alpha : float
 
-    ``bayesmixed.plots.power(result)`` draws the power curves.
+    ``result.plot()`` (:func:`bayesmixed.plots.power_curves`) draws the power curves.
     """
 
     table: pd.DataFrame
     sims: pd.DataFrame
     errors: list
     alpha: float
+
+    def plot(self, **kwargs):
+        """Power against the number of clusters, a line per cluster size
+        (:func:`bayesmixed.plots.power_curves`)."""
+        if _RENDERER is None:
+            raise ArgumentError(
+                "the plot lives in bayesmixed.plots: call bm.plots.power_curves(result) "
+                "(or import bayesmixed.plots once, after which result.plot() works)"
+            )
+        return _RENDERER(self, **kwargs)
 
     def __repr__(self) -> str:
         return f"PowerResult (alpha = {self.alpha})\n{self.table.to_string(index=False)}"

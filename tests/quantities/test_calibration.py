@@ -66,6 +66,9 @@ def test_result_tables(dyestuff):
     assert again.ranks[["truth", "rank"]].equals(res.ranks[["truth", "rank"]])
     assert len(bm.plots.sbc_ranks(res)) == 5
     assert len(bm.plots.sbc_ecdf(res)) == 5
+    assert len(res.plot(kind="ecdf")) == 5
+    with pytest.raises(ArgumentError, match="kind"):
+        res.plot(kind="qq")
 
 
 def test_bad_arguments(dyestuff):

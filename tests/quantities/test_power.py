@@ -109,3 +109,4 @@ def test_bad_arguments(kw, match):
 def test_plot(result):
     axes = bm.plots.power_curves(result)
     assert len(axes) == 2
+    assert len(result.plot()) == 2

@@ -15,6 +15,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from ...errors import ArgumentError
+from ...quantities import calibration as _calibration
+from ...quantities import power as _power
+from ...quantities.calibration import sbc
+from ...quantities.power import power
 from ...quantities.power_scaling import (
     component_log_density,
     parameter_draws,
@@ -22,7 +27,7 @@ from ...quantities.power_scaling import (
 )
 from ...quantities.rank_uniformity import chi2_uniform, ecdf_band, ecdf_uniform, n_bins
 
-__all__ = ["sbc_ranks", "sbc_ecdf", "power_curves", "prior_sensitivity"]
+__all__ = ["sbc_ranks", "sbc_ecdf", "power_curves", "prior_sensitivity", "sbc", "power"]
 
 
 def _panels(n: int, ncol: int = 4, w: float = 3.3, h: float = 2.6, **kw):
@@ -169,3 +174,14 @@ def prior_sensitivity(
     axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
     return axes
+
+
+def _render_sbc(result, kind: str = "hist", **kwargs):
+    if kind not in ("hist", "ecdf"):
+        raise ArgumentError(f"kind must be 'hist' or 'ecdf', got {kind!r}")
+    return (sbc_ranks if kind == "hist" else sbc_ecdf)(result, **kwargs)
+
+
+# result.plot() of bm.sbc and bm.power draws with these (the lazy names load this module)
+_calibration._RENDERER = _render_sbc
+_power._RENDERER = power_curves
