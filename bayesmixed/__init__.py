@@ -44,7 +44,7 @@ _LAZY = {
     # loaded through their plot module, which wires result.plot()
     "sbc": ("bayesmixed.views.plots.calibration", "sbc"),
     "power": ("bayesmixed.views.plots.calibration", "power"),
-    "prior_sensitivity": ("bayesmixed.quantities.power_scaling", "prior_sensitivity"),
+    "prior_sensitivity": ("bayesmixed.bayes.power_scaling", "prior_sensitivity"),
     # bayesmixed.quantities.sensitivity's function, loaded through its plot module, which
     # gives the result its .plot() (views sit above quantities, so only they can wire it)
     "sensitivity": ("bayesmixed.views.plots.priors", "sensitivity"),

@@ -333,6 +333,22 @@ class BayesFit(Fit):
 
         return posterior_contrast_table(self, specs, method, by, ref, at, interval)
 
+    def prior_sensitivity(
+        self,
+        components=None,
+        lower_alpha: float = 0.99,
+        upper_alpha: float = 1.01,
+        threshold: float = 0.05,
+    ) -> pd.DataFrame:
+        """Power-scaling sensitivity to the prior and the likelihood, without refitting
+        (Kallioinen et al. 2024, as R's priorsense); see
+        :func:`bayesmixed.bayes.power_scaling.prior_sensitivity` (``components=`` scales only
+        the chosen priors, e.g. ``"sd"``). Plot it with ``bm.plots.prior_sensitivity(post)``.
+        """
+        from .power_scaling import prior_sensitivity
+
+        return prior_sensitivity(self, components, lower_alpha, upper_alpha, threshold)
+
     # ------------------------------------------------------------------ predictions
     def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, summary: bool = True):
         """Posterior of the expected response μ (not including residual noise).

@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from ..batch import run_tasks
+from ..bayes.power_scaling import parameter_draws
 from ..errors import ArgumentError, PriorError
-from .power_scaling import parameter_draws
 from .rank_uniformity import chi2_uniform, ecdf_uniform, flagged, rank_of
 
 __all__ = ["sbc", "SBCResult"]

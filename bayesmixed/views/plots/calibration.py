@@ -15,16 +15,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from ...bayes.power_scaling import (
+    component_log_density,
+    parameter_draws,
+    powerscale_log_weights,
+)
 from ...errors import ArgumentError
 from ...quantities import calibration as _calibration
 from ...quantities import power as _power
 from ...quantities.calibration import sbc
 from ...quantities.power import power
-from ...quantities.power_scaling import (
-    component_log_density,
-    parameter_draws,
-    powerscale_log_weights,
-)
 from ...quantities.rank_uniformity import chi2_uniform, ecdf_band, ecdf_uniform, n_bins
 
 __all__ = ["sbc_ranks", "sbc_ecdf", "power_curves", "prior_sensitivity", "sbc", "power"]

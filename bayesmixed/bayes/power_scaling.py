@@ -18,8 +18,9 @@ density per parameter (``beta`` by fixed effect, ``sd_<term>`` by coefficient,
 ``cor_<term>``, ``sigma``), so ``components=`` can power-scale only a chosen group of priors
 — every SD prior, say — and leave the others as they are.
 
-The computation lives here rather than as a BayesFit method because the engines do not
-import this layer; call ``bm.prior_sensitivity(post)``.
+``post.prior_sensitivity()`` (a BayesFit method) and ``bm.prior_sensitivity(post)`` call
+:func:`prior_sensitivity`; ``bm.plots.prior_sensitivity(post)`` draws it (plots live in the
+views layer, which the engine does not import).
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@ import warnings
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayesmixed as bm
+from bayesmixed.bayes.power_scaling import cjs_distance, diagnose
 from bayesmixed.errors import ArgumentError
-from bayesmixed.quantities.power_scaling import cjs_distance, diagnose
 
 # arviz.psens power-scales by 1/(1 + δ) and 1 + δ; priorsense (our default) by 0.99 and 1.01
 ARVIZ_LOWER = 1 / 1.01
@@ -60,6 +61,8 @@ def test_components_scale_only_the_chosen_priors(post):
 
 def test_defaults_are_priorsense_and_table_columns(post):
     tab = bm.prior_sensitivity(post)
+    # the BayesFit method is the same computation
+    pd.testing.assert_frame_equal(post.prior_sensitivity(), tab)
     assert tab.columns.tolist() == ["parameter", "prior", "likelihood", "diagnosis"]
     assert tab["parameter"].tolist() == [
         "(Intercept)",
