@@ -36,10 +36,10 @@ class Sampler(StrEnum):
 
 
 @contextmanager
-def reported_warnings(err: Console) -> Iterator[None]:
+def reported_warnings(err: Console, prefix: str = "") -> Iterator[None]:
     """Print each bayesmixed warning raised in the block as one ``warning: ...`` line.
 
-    Other libraries' warnings are passed on unchanged.
+    ``prefix`` (a spec's name) starts each line; other libraries' warnings pass on unchanged.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -50,7 +50,7 @@ def reported_warnings(err: Console) -> Iterator[None]:
             text = " ".join(str(w.message).split())
             if text not in seen:
                 seen.add(text)
-                err.print(f"warning: {text}", markup=False, highlight=False, soft_wrap=True)
+                err.print(f"{prefix}warning: {text}", markup=False, highlight=False, soft_wrap=True)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -126,7 +126,10 @@ def _figure(draw) -> str | None:
 
     matplotlib.use("Agg")  # the page embeds PNGs; no window
     try:
-        drawn = draw()
+        # a smoother over tied fitted values divides by zero here and there: not the reader's
+        # concern on a figure
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drawn = draw()
     except (BayesMixedError, NotImplementedError, AttributeError):
         return None
     ax = drawn[0] if isinstance(drawn, (list, tuple, np.ndarray)) else drawn

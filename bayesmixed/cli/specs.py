@@ -142,7 +142,9 @@ def primer(
                 def status(text: str) -> None:
                     progress.update(task, description=text)
 
-                runs.append(run_spec(spec, out / "models" / f"{spec.stem}.html", quick, status))
+                with reported_warnings(err, prefix=f"{spec.stem}: "):
+                    page = out / "models" / f"{spec.stem}.html"
+                    runs.append(run_spec(spec, page, quick, status))
                 progress.advance(task)
             progress.update(task, description="models done")
         print_table(out_console, frame_table(_summary(runs), "Models"))
