@@ -23,7 +23,7 @@ from ..result import BayesFit, _interval
 __all__ = ["ResidualBayesFit"]
 
 
-@dataclass
+@dataclass(repr=False)
 class ResidualBayesFit(BayesFit):
     """Posterior of a residual-structure model (see the module notes).
 
