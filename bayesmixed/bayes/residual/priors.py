@@ -141,11 +141,6 @@ def resolve_residual_priors(
     res, bounds = _defaults(layouts, probe.sigma)
     valid_base = [*probe.fixed, "Intercept", *probe.sd, *probe.cor, "fixed", "sd"]
     valid = valid_base + list(res) + list(RESIDUAL_CLASSES)
-    for key in base_keys:
-        if key not in valid:
-            raise PriorError(
-                f"unknown parameter {key!r} in priors; valid names are: {', '.join(valid)}"
-            )
     for key in priors:
         if key not in valid:
             raise PriorError(
