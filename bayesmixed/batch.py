@@ -30,13 +30,14 @@ import multiprocessing
 import os
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError
+from .errors import ArgumentError, BayesMixedWarning
 
 __all__ = ["TaskResult", "run_tasks"]
 
@@ -280,7 +281,20 @@ def run_tasks(
                 pool.submit(_run_chunk, func, chunk, root): chunk
                 for chunk in _chunks(items, workers)
             }
-            return _collect(futures, cf.as_completed, bar, len(items))
+            results = _collect(futures, cf.as_completed, bar, len(items))
+    if all(r.error and r.error.startswith("BrokenProcessPool") for r in results):
+        # Spawned workers re-import the calling script; a script without an
+        # ``if __name__ == "__main__":`` guard starts its own batch there and the workers die.
+        # Run the tasks here instead (same seeds, same results) and say why it is slower.
+        warnings.warn(
+            "the worker processes could not start (a script that runs batches must put its "
+            'code under `if __name__ == "__main__":`, because worker processes re-import it); '
+            "running the tasks one after another in this process instead",
+            BayesMixedWarning,
+            stacklevel=2,
+        )
+        return run_tasks(func, tasks, random_seed=random_seed, progressbar=progressbar, n_workers=1)
+    return results
 
 
 def _run_chunk_here(func: Callable, chunk: list) -> list[TaskResult]:

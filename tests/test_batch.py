@@ -72,3 +72,30 @@ def test_dask_equals_local():
         )
     assert _values(on_dask) == _values(local) == _values(by_address)
     assert on_dask[2].error == "RuntimeError: task failed on purpose"
+
+
+UNGUARDED = """
+import warnings
+from bayesmixed.batch import run_tasks
+
+def double(x, rng):
+    return 2 * x
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    out = run_tasks(double, [1, 2, 3], random_seed=1, n_workers=2, progressbar=False)
+print([r.value for r in out], any("__main__" in str(w.message) for w in caught))
+"""
+
+
+def test_a_script_without_a_main_guard_still_gets_its_results(tmp_path):
+    """Spawned workers re-import the calling script; without the guard they die on start, and
+    the batch runs in the calling process with a warning that says why."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[2, 4, 6] True"
