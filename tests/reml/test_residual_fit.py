@@ -186,8 +186,10 @@ def test_missing_rows_dropped_consistently():
     assert m.design.n == len(d) - 2 == len(m.residual_design.subject_codes)
 
 
-def test_bayes_refuses_residual():
+def test_prior_predictive_refuses_residual():
+    """Residual-structure models sample (tests/bayes/test_residual_sampling.py); their prior
+    predictive draws are not implemented and say so."""
     d = _data()
     m = bm.MixedModel("y ~ 1", d, residual=bm.residual.CS(time="visit", group="id"))
     with pytest.raises(bm.errors.ArgumentError, match="residual="):
-        m.sample(draws=10)
+        m.sample_prior_predictive(draws=10)
