@@ -1,11 +1,11 @@
-"""Write and execute the chapter 6 notebook: marginal means and contrasts over visits (§6.2.1).
+"""Write and execute the chapter 7 notebook: marginal means and contrasts over visits (§6.2.1).
 
 Usage (from the repository root)::
 
     .venv/bin/python notebooks/build_means_notebook.py
 
-Writes ``06_longitudinal_means.ipynb`` next to this script, executed with nbclient so that it
-is stored with its outputs.
+Writes ``07_longitudinal_contrasts.ipynb`` next to this script, executed with nbclient so that
+it is stored with its outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
-NAME = "06_longitudinal_means.ipynb"
+NAME = "07_longitudinal_contrasts.ipynb"
 
 SETUP = """\
 import warnings
@@ -73,7 +73,7 @@ def cells() -> list:
     md, code = new_markdown_cell, new_code_cell
     return [
         md(
-            "# Means and contrasts over visits (§6.2.1)\n\n"
+            "# 7 · Longitudinal data: means and contrasts over visits (§6.2.1)\n\n"
             "A longitudinal trial measures every subject at the same visits — here months 0, 3, "
             "6 and 9 (T0 … T9) — in two arms. After fitting the model, the questions are about "
             "**means at visits** and **differences between them**: how much did the outcome "

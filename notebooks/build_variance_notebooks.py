@@ -1,68 +1,40 @@
-"""Write and execute the primer notebooks on variance, pooling and effect sizes.
+"""Write and execute the primer notebooks on regression, pooling and effect sizes.
 
 Usage (from the repository root)::
 
-    .venv/bin/python notebooks/build_variance_notebooks.py
+    .venv/bin/python notebooks/build_variance_notebooks.py [NAME.ipynb ...]
 
-Writes ``01_ols.ipynb``, ``03_partial_pooling_and_icc.ipynb`` and ``08_effect_sizes.ipynb``
-next to this script, executed with nbclient so that they are stored with their outputs.
+Writes ``01_regression.ipynb``, ``03_random_intercept_pooling.ipynb`` and
+``09_effect_sizes.ipynb`` next to this script, executed with nbclient so that they are stored
+with their outputs. Each ends with the primer's data (:func:`bayesmixed.datasets.primer`) or
+the posterior beside the REML fit.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
+from notebook_tools import QUICK, build, setup
 
-HERE = Path(__file__).resolve().parent
-
-SETUP = """\
-import warnings
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-import bayesmixed as bm
-from bayesmixed import plots
-
-pd.set_option("display.precision", 4)
-pd.set_option("display.width", 120)"""
-
-BAYES_NOTE = """\
-## Where the Bayesian posteriors plug in
-
-Everything above ran on the REML fit. The same functions accept a Bayesian fit unchanged —
-they read the fit's `components()`, which for `model.sample(...)` carry posterior draws — and
-then return full posteriors instead of numbers (a `Posterior` with `.draws`, `.mean`, `.sd`,
-`.conf_low`, `.conf_high`; tables get posterior means plus interval columns):
-
-```python
-post = model.sample(draws=1000, tune=1000, chains=4, random_seed=1)
-bm.variance.icc(post)["adjusted"]          # Posterior: mean, sd, 95% interval, draws
-bm.variance.r2(post)                       # {"marginal": Posterior, "conditional": Posterior}
-bm.variance.shrinkage(post)                # λ_j and estimates per draw → posterior means + intervals
-plots.icc_r2_posteriors(post, fit)         # densities with the REML values marked
-plots.compare(bm.compare(post, fit))       # forest plot REML vs Bayes
-```
-
-Sampling is left out here to keep the notebook fast."""
+QUIET = """\
+with warnings.catch_warnings():  # a short run: its R-hat/ESS and LOO warnings are expected
+    warnings.simplefilter("ignore", bm.errors.SamplingWarning)
+    warnings.simplefilter("ignore", bm.errors.LooWarning)
+"""
 
 
 def nb_01_ols():
     cells = [
         new_markdown_cell(
-            "# §1 Ordinary least squares and its assumptions\n\n"
+            "# 1 · Regression: ordinary least squares and its assumptions (§1)\n\n"
             "A single regression line for all observations, "
             "$y_i = \\gamma_0 + \\gamma_1 x_i + e_i$, $e_i \\sim N(0, \\sigma^2)$ independent. "
             "We fit it to the `sleepstudy` data (reaction time over days of sleep deprivation, "
             "18 subjects × 10 days) and check the assumptions — which is where the need for "
             "mixed models shows up."
         ),
-        new_code_cell(SETUP),
+        new_code_cell(setup("np")),
         new_code_cell(
             'sleep = bm.datasets.load("sleepstudy")\n'
             'ols = bm.MixedModel("Reaction ~ Days", sleep).fit_reml()  # no bar → OLS\n'
@@ -122,14 +94,37 @@ def nb_01_ols():
         new_markdown_cell(
             "With an ICC of about 0.6 and 10 observations per subject, the 180 observations "
             "are worth about 28 independent ones for estimating the mean level: OLS standard "
-            "errors that treat them as 180 are too small. Chapter 3 continues with the mixed "
+            "errors that treat them as 180 are too small. Chapters 2 and 3 continue with the mixed "
             "model."
         ),
         new_markdown_cell(
-            "## Bayesian version\n\nFor a regression without random effects the Bayesian fit "
-            "differs from OLS only by its priors; the assumption checks above are about the "
-            "likelihood and apply to both."
+            "## The primer's data: SQUARE scores of 64 patients (§1)\n\n"
+            "The primer's own example: the score of each patient on the SQUARE test (0–20) "
+            "by age and treatment arm, one patient per row, so ordinary regression is the "
+            "right model: $\\text{score}_i = \\gamma_0 + \\gamma_1\\,\\text{age}_i + "
+            "\\gamma_2\\,\\text{treatment}_i + \\gamma_3\\,\\text{age}_i\\,"
+            "\\text{treatment}_i + e_i$."
         ),
+        new_code_cell(
+            'square = bm.datasets.primer("square", seed=1)\n'
+            'model = bm.MixedModel("score ~ age * arm", square)\n'
+            "ols = model.fit_reml()\n"
+            "display(ols.tidy())\n"
+            'ols.glance()[["r_squared", "adj_r_squared", "sigma", "statistic", "p_value"]]'
+        ),
+        new_markdown_cell(
+            "## Bayesian version\n\nFor a regression without random effects the Bayesian fit "
+            "differs from OLS only by its priors (weakly informative, scaled to the data), so "
+            "with 64 patients the posterior means sit on the least-squares estimates and the "
+            "posterior SDs near the standard errors. The assumption checks above are about "
+            "the likelihood and apply to both. A short run (2 × 500 draws):"
+        ),
+        new_code_cell(
+            QUIET + f"    post = model.sample({QUICK}, random_seed=1, progressbar=False)\n"
+            "table = bm.compare(post, ols)\n"
+            "table"
+        ),
+        new_code_cell("ax = plots.compare(table)"),
     ]
     return cells
 
@@ -137,11 +132,11 @@ def nb_01_ols():
 def nb_03_pooling():
     cells = [
         new_markdown_cell(
-            "# §3 Partial pooling, ICC and the design effect\n\n"
+            "# 3 · The random intercept: partial pooling, ICC and the design effect (§3)\n\n"
             "Random-intercept model $y_{ij} = \\gamma_{00} + u_{0j} + e_{ij}$ with "
             "$u_{0j} \\sim N(0, \\tau_{00})$ and $e_{ij} \\sim N(0, \\sigma^2)$."
         ),
-        new_code_cell(SETUP),
+        new_code_cell(setup("plt")),
         new_markdown_cell("## ICC of a random-intercept model (§3.1)"),
         new_code_cell(
             'dye = bm.datasets.load("Dyestuff")\n'
@@ -258,22 +253,55 @@ def nb_03_pooling():
             "between effect only from 18 subject means, each with variance "
             "$\\tau_{00} + \\sigma^2/n_j$ — its standard error is several times larger."
         ),
-        new_markdown_cell(BAYES_NOTE),
+        new_markdown_cell(
+            "## The primer's groups, REML and the posterior side by side\n\n"
+            "The primer's §3 example: patients in 9 groups, $\\text{score}_{ij} = "
+            "\\gamma_{00} + \\gamma_{10}\\,\\text{agec}_{ij} + u_{0j} + e_{ij}$. The "
+            "posterior (default priors, a short run of 2 × 500 draws) carries the uncertainty "
+            "of $\\tau_{00}$ into every quantity above: the ICC, each group's pooling weight "
+            "$\\lambda_j$ and its estimate."
+        ),
+        new_code_cell(
+            'groups = bm.datasets.primer("groups", seed=1)\n'
+            'model = bm.MixedModel("score ~ center(age) + (1 | group)", groups)\n'
+            "fit = model.fit_reml()\n"
+            + QUIET
+            + f"    post = model.sample({QUICK}, random_seed=1, progressbar=False)\n"
+            "bm.compare(post, fit)"
+        ),
+        new_code_cell(
+            'fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")\n'
+            "plots.pooling(fit, ax=axes[0])\n"
+            'axes[0].set_title("REML")\n'
+            "plots.pooling(post, ax=axes[1])\n"
+            'axes[1].set_title("posterior means");'
+        ),
+        new_code_cell(
+            'cols = ["level", "n", "weight", "weight_low", "weight_high", "partial_pooling"]\n'
+            "post.shrinkage()[cols]"
+        ),
+        new_code_cell("ax = plots.icc_r2_posteriors(post, fit)"),
+        new_markdown_cell(
+            "With 9 groups the posterior of the ICC is wide, and so are the pooling weights: "
+            "a group's $\\lambda_j$ depends on $\\tau_{00}$, which the data pin down only "
+            "roughly. The same calls (`bm.variance.icc`, `r2`, `shrinkage`, "
+            "`design_effect`) accept either fit."
+        ),
     ]
     return cells
 
 
-def nb_08_effects():
+def nb_09_effects():
     cells = [
         new_markdown_cell(
-            "# §8 Effect sizes in mixed models\n\n"
+            "# 9 · Effect sizes in mixed models\n\n"
             "* local Cohen's $f^2$ of one fixed effect, from the R² of the full and the "
             "reduced model (same random part);\n"
             "* the proportional change in variance (PCV) of a variance component when "
             "predictors are added, and the standardized variance difference $d_\\tau$;\n"
             "* fixed effects in standard-deviation units."
         ),
-        new_code_cell(SETUP),
+        new_code_cell(setup(plots=False)),
         new_markdown_cell(
             "## Local $f^2$ (Selya et al. 2012)\n\n"
             "$f^2 = (R^2_\\text{full} - R^2_\\text{reduced}) / (1 - R^2_\\text{full})$, "
@@ -332,39 +360,49 @@ def nb_08_effects():
             'bm.effects.cohens_f2(sleep_fit, "Days")'
         ),
         new_markdown_cell(
-            BAYES_NOTE.replace(
-                "plots.compare(bm.compare(post, fit))       # forest plot REML vs Bayes",
-                "plots.compare(bm.compare(post, fit))       # forest plot REML vs Bayes\n"
-                "bm.effects.cohens_f2(post, reduced=post_reduced)   # f² posterior (draws paired)",
-            )
+            "## The posterior of an effect size\n\nEvery function above accepts a Bayesian "
+            "fit and then returns posteriors (mean, SD, 95% interval, draws). For $f^2$ and "
+            "PCV the full and the reduced model are sampled separately and their draws "
+            "paired (short runs of 2 × 500 draws, default priors)."
+        ),
+        new_code_cell(
+            "posts = {}\n"
+            'for name, formula in [("full", "distance ~ age + Sex + (1 | Subject)"),\n'
+            '                      ("null", "distance ~ age + (1 | Subject)")]:\n'
+            + ("    " + QUIET.replace("\n", "\n    ")).rstrip()
+            + "\n"
+            "        posts[name] = bm.MixedModel(formula, ortho).sample(\n"
+            f"            {QUICK}, random_seed=1, progressbar=False)\n"
+            'f2 = bm.effects.cohens_f2(posts["full"], reduced=posts["null"])\n'
+            'pcv = bm.effects.variance_change(posts["full"], posts["null"], "Subject")\n'
+            'std = bm.effects.standardized_effect(posts["full"], "SexFemale")\n'
+            "reml_values = {\n"
+            '    "f² of Sex": bm.effects.cohens_f2(full, "Sex")["f2"],\n'
+            '    "PCV (Subject)": bm.effects.variance_change(full, null, "Subject")["pcv"],\n'
+            '    "SexFemale / total SD": bm.effects.standardized_effect(full, "SexFemale"),\n'
+            "}\n"
+            'posterior = {"f² of Sex": f2["f2"], "PCV (Subject)": pcv["pcv"],\n'
+            '             "SexFemale / total SD": std}\n'
+            'pd.DataFrame({k: {"REML": float(reml_values[k]), "posterior mean": p.mean,\n'
+            '                  "2.5%": p.conf_low, "97.5%": p.conf_high}\n'
+            "              for k, p in posterior.items()}).T"
+        ),
+        new_markdown_cell(
+            "The posterior intervals are wide: 27 subjects say little about how much of the "
+            "between-subject variance sex explains, and f² and PCV, built from differences "
+            "of uncertain quantities, even come out negative in some draws. The point "
+            "estimates agree with REML to within their uncertainty."
         ),
     ]
     return cells
 
 
 NOTEBOOKS = {
-    "01_ols.ipynb": nb_01_ols,
-    "03_partial_pooling_and_icc.ipynb": nb_03_pooling,
-    "08_effect_sizes.ipynb": nb_08_effects,
+    "01_regression.ipynb": nb_01_ols,
+    "03_random_intercept_pooling.ipynb": nb_03_pooling,
+    "09_effect_sizes.ipynb": nb_09_effects,
 }
 
 
-def build(names: list[str] | None = None) -> None:
-    for name, make in NOTEBOOKS.items():
-        if names and name not in names:
-            continue
-        nb = new_notebook(cells=make())
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3 (ipykernel)",
-            "language": "python",
-        }
-        NotebookClient(
-            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
-        ).execute()
-        nbformat.write(nb, HERE / name)
-        print("wrote", HERE / name)
-
-
 if __name__ == "__main__":
-    build(sys.argv[1:] or None)
+    build(NOTEBOOKS, sys.argv[1:])
