@@ -4,8 +4,8 @@ Usage (from the repository root)::
 
     .venv/bin/python notebooks/build_longitudinal_notebook.py
 
-Writes ``07_longitudinal.ipynb`` next to this script, executed with nbclient so that it is
-stored with its outputs. The notebook runs in seconds (the structure comparison is a handful
+Writes ``08_covariance_structures.ipynb`` next to this script, executed with nbclient so that
+it is stored with its outputs. The notebook runs in seconds (the structure comparison is a handful
 of GLS fits), so the test suite executes it as it is. The REML-vs-posterior section is
 included when ``model.sample()`` accepts ``residual=`` (checked when the notebook is built);
 otherwise the notebook shows the calls without running them.
@@ -106,7 +106,7 @@ def nb_longitudinal(with_bayes: bool):
     md, code = new_markdown_cell, new_code_cell
     cells = [
         md(
-            "# §7 Longitudinal data: choosing a residual covariance structure\n\n"
+            "# 8 · Longitudinal data: choosing a residual covariance structure (§7)\n\n"
             "Repeated measurements of the same patient are correlated, and their variance often "
             "changes over time. With few, fixed visits (T0, T3, T6, T9) the classic approach "
             "models the time course with *categorical time* in the fixed part — "
@@ -219,7 +219,7 @@ def nb_longitudinal(with_bayes: bool):
 
 
 def main() -> int:
-    path = HERE / "07_longitudinal.ipynb"
+    path = HERE / "08_covariance_structures.ipynb"
     with_bayes = bayes_available()
     nb = nb_longitudinal(with_bayes)
     NotebookClient(
