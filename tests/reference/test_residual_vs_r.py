@@ -4,7 +4,7 @@ tests/reference/make_residual.R.
 
 Tolerances: logLik, AIC, BIC 1e-4 absolute; covariance parameters, σ, the implied T×T
 covariance and fixed effects 1e-5 relative; standard errors 1e-4 relative; Satterthwaite df
-1e-4 relative.
+1e-4 relative; Kenward–Roger df and SEs (CS against lmer + pbkrtest) 1e-4 relative.
 """
 
 from __future__ import annotations
@@ -121,3 +121,38 @@ def test_satterthwaite_df(case_id):
         pytest.skip("no Satterthwaite df in the fixture")
     got = fit.tidy(effects="fixed", ddf="satterthwaite")["df"].to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+KR_IDS = [c["id"] for c in CASES if c.get("df") and "kenward_roger" in c["df"]]
+
+
+def _lmer_scale(fit):
+    """CS as lmer's random intercept: (τ², σ²_e) = (σ²ρ, σ²(1 − ρ)), from ω = (log σ², u)."""
+    cov = fit.criterion_fn.cov
+
+    def to_lmer(omega):
+        s2, rho = np.exp(omega[0]), cov.rho(omega[1:])
+        return np.array([s2 * rho, s2 * (1.0 - rho)])
+
+    return to_lmer
+
+
+@pytest.mark.parametrize("case_id", KR_IDS)
+def test_kenward_roger_against_lmer(case_id):
+    """CS with ρ ≥ 0 is lmer's random-intercept model. On lmer's (τ², σ²_e), where V is
+    linear, the KR df and adjusted SEs are pbkrtest's (1e-4 relative; ~1e-8 seen). The df
+    do not depend on the parameterization; the natural scale (σ², ρ) adds the second
+    derivative ∂²V/∂σ²∂ρ = J − I, which moves the SEs by about 0.6% here."""
+    from bayesmixed.reml.gls.kenward_roger import GLSKenwardRoger
+
+    case, fit = _fit(case_id)
+    want_df = np.asarray(case["df"]["kenward_roger"])
+    want_se = np.asarray(case["df"]["std_error_kr"])
+    lmer = GLSKenwardRoger(fit, transform=_lmer_scale(fit))
+    np.testing.assert_allclose(lmer.df(), want_df, rtol=1e-4)
+    np.testing.assert_allclose(lmer.std_errors(), want_se, rtol=1e-4)
+    # the default (natural scale): same df, SEs within 1% and never below the linear ones
+    tab = fit.tidy(effects="fixed", ddf="kenward-roger")
+    np.testing.assert_allclose(tab["df"], want_df, rtol=1e-4)
+    np.testing.assert_allclose(tab["std_error"], want_se, rtol=1e-2)
+    np.testing.assert_allclose(GLSKenwardRoger(fit, linear=True).std_errors(), want_se, rtol=1e-4)

@@ -2,6 +2,10 @@
 (residual n − p as nlme, Satterthwaite as lmerTest, Kenward–Roger as mmrm) and the Fit hook
 ``_lincomb_cov`` behind ``emmeans`` and ``contrast``.
 
+With ``ddf="kenward-roger"`` (REML fits) the standard errors are those of the adjusted
+covariance Φ_A (:mod:`~bayesmixed.reml.gls.kenward_roger`), in ``tidy``, ``summary``,
+``emmeans`` and ``contrast``, as mmrm's ``vcov`` and lmerTest's summary with Kenward–Roger.
+
 emmeans' default for ``gls`` models is Satterthwaite's df (``mode = "auto"``: Satterthwaite
 whenever nlme's ``apVar`` exists), so :meth:`FixedEffectInference.emmeans` and
 :meth:`FixedEffectInference.contrast` default to ``ddf="satterthwaite"``. emmeans'
@@ -14,12 +18,13 @@ needs the fit's ``criterion_fn``, ``phi``, ``sigma``, ``reml``, ``vcov()``, ``de
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
 
 from ..._threads import limit_blas
-from ...errors import ArgumentError
+from ...errors import ArgumentError, BayesMixedWarning
 
 __all__ = ["DDF_METHODS", "FixedEffectInference"]
 
@@ -45,38 +50,66 @@ class FixedEffectInference:
     def _satterthwaite(self):
         return self._satterthwaite_df(np.eye(self.design.p))
 
+    @cached_property
+    def kenward_roger(self):
+        """Kenward–Roger adjusted covariance, df and tests (REML fits; computed on first use).
+
+        See :class:`~bayesmixed.reml.gls.kenward_roger.GLSKenwardRoger`.
+        """
+        from .kenward_roger import GLSKenwardRoger
+
+        return GLSKenwardRoger(self)
+
+    @staticmethod
+    def _ddf_key(ddf: str) -> str:
+        key = str(ddf).lower().replace("_", "-")
+        key = {"kr": "kenward-roger", "kenward-roger's": "kenward-roger"}.get(key, key)
+        if key not in DDF_METHODS:
+            raise ArgumentError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {ddf!r}")
+        return key
+
     def fixed_df(self, ddf: str = "residual") -> np.ndarray:
         """Denominator df of each fixed effect's t test.
 
         ``"residual"``: n − p, as nlme's ``gls``; ``"satterthwaite"``: from the asymptotic
-        covariance of the covariance parameters (Hessian of the criterion), as lmerTest.
+        covariance of the covariance parameters (Hessian of the criterion), as lmerTest;
+        ``"kenward-roger"``: Kenward & Roger (1997) as mmrm (REML fits only).
         """
-        key = str(ddf).lower().replace("_", "-")
-        if key not in DDF_METHODS:
-            raise ArgumentError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {ddf!r}")
+        key = self._ddf_key(ddf)
         if key == "residual":
             return np.full(self.design.p, float(self.n - self.design.p))
         if key == "satterthwaite":
             return self._satterthwaite
-        raise self._no_kenward_roger()
+        return self.kenward_roger.df()
 
-    @staticmethod
-    def _no_kenward_roger() -> ArgumentError:
-        return ArgumentError(
-            "ddf='kenward-roger' is not available for residual structures yet; use "
-            "ddf='satterthwaite'"
-        )
+    def _fixed_se_df(self, ddf: str) -> tuple[np.ndarray, np.ndarray]:
+        """Standard errors and df of every fixed effect (tidy's columns): Kenward–Roger's
+        from the adjusted covariance, the others from ``vcov()``."""
+        df = self.fixed_df(ddf)
+        if self._ddf_key(ddf) == "kenward-roger":
+            return self.kenward_roger.std_errors(), df
+        return np.sqrt(np.diag(self.vcov().to_numpy())), df
 
     def _lincomb_cov(self, L: np.ndarray, ddf: str) -> tuple[np.ndarray, np.ndarray]:
         """Covariance and df of L β̂ (the Fit hook of emmeans and contrasts).
 
         ``"satterthwaite"`` (emmeans' default for gls, its ``mode = "satterthwaite"``),
-        ``"kenward-roger"`` is not available yet for residual structures (ArgumentError),
-        ``"residual"`` (n − p, as nlme's t tests) or ``"asymptotic"`` (infinite df).
+        ``"kenward-roger"`` (adjusted covariance and per-row df; ML fits fall back to
+        Satterthwaite with a warning, as for lmer fits), ``"residual"`` (n − p, as nlme's
+        t tests) or ``"asymptotic"`` (infinite df).
         """
         L = np.atleast_2d(np.asarray(L, float))
+        if ddf == "kenward-roger" and not self.reml:
+            warnings.warn(
+                "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
+                "fit (refit with reml=True for Kenward-Roger)",
+                BayesMixedWarning,
+                stacklevel=4,
+            )
+            ddf = "satterthwaite"
         if ddf == "kenward-roger":
-            raise self._no_kenward_roger()
+            kr = self.kenward_roger
+            return L @ kr.PhiA @ L.T, kr.df(L)
         cov = L @ self.vcov().to_numpy() @ L.T
         if ddf == "asymptotic":
             return cov, np.full(L.shape[0], np.inf)

@@ -259,6 +259,9 @@ class GLSFit(FixedEffectInference, Fit):
     ) -> pd.DataFrame:
         """Fixed effects (t tests with ``ddf`` df) and covariance parameters.
 
+        ``ddf`` as :meth:`fixed_df`; with ``"kenward-roger"`` the standard errors are the
+        adjusted ones (Φ_A), as mmrm and lmerTest report them.
+
         Examples
         --------
         >>> import numpy as np, pandas as pd, bayesmixed as bm
@@ -273,8 +276,7 @@ class GLSFit(FixedEffectInference, Fit):
         check_effects(effects)
         parts = []
         if effects in ("all", "fixed"):
-            se = np.sqrt(np.diag(self.vcov().to_numpy()))
-            df = self.fixed_df(ddf)
+            se, df = self._fixed_se_df(ddf)
             tval = self.beta / se
             fixed = {
                 "estimate": self.beta,
