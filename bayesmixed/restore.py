@@ -4,10 +4,12 @@ The model is rebuilt from the saved formula and data, and each engine's fit is r
 from what reproduces it — without trusting the file's numbers: the REML/ML fit is recomputed
 at the saved θ and its criterion compared with the saved one (as MixedModels.jl's
 ``restoreoptsum!`` does), a fit with a residual structure likewise at its saved covariance
-parameters (the structure rebuilt from its saved name and columns), the least-squares fit is redone and its coefficients compared, and
-a posterior's log-likelihood is recomputed from its draws on the data and compared with the
-saved InferenceData. A mismatch means the file was altered, or was written by a version
-that computes differently: the file is refused, never silently used.
+parameters (the structure rebuilt from its saved name and columns), the least-squares fit is
+redone and its coefficients compared, and a posterior's log-likelihood is recomputed from its
+draws on the data and compared with the saved InferenceData (per subject for a posterior
+with a residual structure, from the structure's parameters: see
+:mod:`bayesmixed.bayes.residual.saving`). A mismatch means the file was altered, or was
+written by a version that computes differently: the file is refused, never silently used.
 """
 
 from __future__ import annotations
@@ -128,8 +130,34 @@ def _restore_bayes(path, model, state, arrays, idata):
     )
 
 
+def _restore_bayes_residual(path, model, state, arrays, idata):
+    from .bayes.residual import ResidualBayesFit
+    from .bayes.residual.saving import restored_fields
+
+    if idata is None:
+        raise StorageError(f"{str(path)!r}: a Bayesian fit without its posterior.nc")
+    try:
+        fields, checks = restored_fields(model.design, model.residual_design, state, arrays, idata)
+    except (KeyError, ValueError, IndexError, np.linalg.LinAlgError) as e:
+        # a missing or misshapen array or variable: the file is not what save() wrote
+        raise StorageError(
+            f"{str(path)!r}: the saved posterior is incomplete or misshapen ({type(e).__name__}: "
+            f"{e}); refit the model from the data"
+        ) from e
+    for what, saved, recomputed in checks:
+        if not _close(recomputed, saved):
+            diff = (
+                float(np.max(np.abs(np.asarray(recomputed) - np.asarray(saved))))
+                if np.shape(recomputed) == np.shape(saved)
+                else f"shape {np.shape(saved)} against {np.shape(recomputed)}"
+            )
+            raise _refuse(path, what, "draws", f"largest difference {diff}")
+    return ResidualBayesFit(**fields)
+
+
 def load(path):
-    """Load a fit written by ``fit.save(path)`` (REML/ML, GLS, OLS or Bayesian).
+    """Load a fit written by ``fit.save(path)`` (REML/ML, GLS, OLS or a posterior, with or
+    without a residual structure).
 
     Parameters
     ----------
@@ -137,7 +165,7 @@ def load(path):
 
     Returns
     -------
-    REMLFit, GLSFit, OLSFit or BayesFit
+    REMLFit, GLSFit, OLSFit, BayesFit or ResidualBayesFit
         The same tables, predictions and plots as the saved fit.
 
     Raises
@@ -162,7 +190,7 @@ def load(path):
     arch = read_archive(path)
     man = arch.manifest
     kind, state = man["kind"], man["state"]
-    residual = _saved_residual(path, state) if kind == "gls" else None
+    residual = _saved_residual(path, state) if kind in ("gls", "bayes_residual") else None
     try:
         model = MixedModel(man["formula"], arch.data, residual=residual)
     except Exception as e:  # a BayesMixedError on data this file itself holds: not trusted
@@ -175,4 +203,8 @@ def load(path):
         return _restore_ols(path, model, state, arch.arrays)
     if kind == "bayes":
         return _restore_bayes(path, model, state, arch.arrays, arch.idata)
-    raise StorageError(f"{str(path)!r}: unknown kind of fit {kind!r} (ols, reml, gls or bayes)")
+    if kind == "bayes_residual":
+        return _restore_bayes_residual(path, model, state, arch.arrays, arch.idata)
+    raise StorageError(
+        f"{str(path)!r}: unknown kind of fit {kind!r} (ols, reml, gls, bayes or bayes_residual)"
+    )

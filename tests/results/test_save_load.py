@@ -259,3 +259,135 @@ def test_gls_altered_structure_is_refused(saved_gls, tmp_path):
         bm.load(_rewrite(saved_gls, tmp_path / "cs.bmfit", edit))
     with pytest.raises(StorageError, match="unknown residual structure"):
         bm.load(_rewrite(saved_gls, tmp_path / "xx.bmfit", lambda n, r: edit(n, r, "XX")))
+
+
+# --------------------------------------------------------------------------- residual posteriors
+def _sample_quietly(model, **kw):
+    kw = {"draws": 40, "tune": 40, "chains": 2, "random_seed": 5, "progressbar": False, **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short runs: the R-hat/ESS warnings are expected
+        return model.sample(**kw)
+
+
+@pytest.fixture(scope="module")
+def residual_post():
+    arh1 = bm.residual.ARH1(time="visit", group="id")
+    model = bm.MixedModel("y ~ visit + (1 | id)", _longitudinal(), residual=arh1)
+    return _sample_quietly(model)
+
+
+@pytest.fixture(scope="module")
+def saved_residual_post(residual_post, tmp_path_factory):
+    return residual_post.save(tmp_path_factory.mktemp("saved") / "arh1.posterior.bmfit")
+
+
+@pytest.mark.slow
+def test_residual_posterior_round_trip_in_a_new_process(
+    residual_post, saved_residual_post, tmp_path
+):
+    assert _report_in_new_process(saved_residual_post, tmp_path) == _report_here(residual_post)
+    back = bm.load(saved_residual_post)
+    assert type(back) is type(residual_post)
+    pd.testing.assert_frame_equal(back.tidy(), residual_post.tidy(), check_exact=True)
+    pd.testing.assert_frame_equal(back.ranef(), residual_post.ranef(), check_exact=True)
+    assert back.glance().equals(residual_post.glance())
+    assert back.prior_summary().equals(residual_post.prior_summary())
+    assert back.residual_cov("s001").equals(residual_post.residual_cov("s001"))
+    assert back.idata.posterior.attrs["residual"] == "ARH1(time='visit', group='id')"
+    cmp = bm.compare(
+        back,
+        bm.MixedModel("y ~ visit + (1 | id)", _longitudinal(), residual=back.rd.spec).fit_reml(),
+    )
+    assert cmp["reml_estimate"].notna().all()
+
+
+@pytest.mark.slow
+def test_residual_posterior_archive_holds_the_structure(saved_residual_post):
+    with zipfile.ZipFile(saved_residual_post) as z:
+        assert "posterior.nc" in z.namelist()
+        man = json.loads(z.read("manifest.json"))
+        with np.load(__import__("io").BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
+            names = set(npz.files)
+    assert man["kind"] == "bayes_residual"
+    assert man["state"]["structure"] == {"name": "ARH1", "time": "visit", "group": "id", "by": None}
+    assert man["state"]["priors"]["bounds"] == {"rho|Residual": [-1.0, 1.0]}
+    assert {"beta", "sigma", "cov_0", "b_0", "residual_values"} <= names
+    assert {"residual_params_0", "residual_scale_0"} <= names
+
+
+@pytest.mark.slow
+def test_residual_posterior_by_levels_and_unused_columns(tmp_path):
+    """CS by arm on ``y ~ visit``: neither the subject nor the by column is in the formula."""
+    cs = bm.residual.CS(time="visit", group="id", by="arm")
+    post = _sample_quietly(bm.MixedModel("y ~ visit", _longitudinal(), residual=cs), draws=30)
+    path = post.save(tmp_path / "cs_by.bmfit")
+    header = zipfile.ZipFile(path).read("data.csv").decode().splitlines()[0].split(",")
+    assert {"id", "arm"} <= set(header)
+    back = bm.load(path)
+    pd.testing.assert_frame_equal(back.tidy(), post.tidy(), check_exact=True)
+    assert "Residual:arm=treated" in set(back.tidy()["group"])
+
+
+def _edit_posterior(raw: bytes, change) -> bytes:
+    """posterior.nc with ``change(idata)`` applied (netCDF written back)."""
+    import tempfile
+
+    import arviz as az
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.nc", Path(tmp) / "out.nc"
+        src.write_bytes(raw)
+        with az.rc_context({"data.load": "eager"}):
+            idata = az.from_netcdf(str(src))
+        change(idata)
+        idata.to_netcdf(str(dst))
+        return dst.read_bytes()
+
+
+def _edit_arrays(raw: bytes, change) -> bytes:
+    import io
+
+    with np.load(io.BytesIO(raw)) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_residual_posterior_altered_draws_are_refused(saved_residual_post, tmp_path):
+    def shift_beta(arrays):
+        arrays["beta"] = arrays["beta"] + 0.01
+
+    def shift_posterior_beta(idata):
+        idata.posterior["beta"] = idata.posterior["beta"] + 0.01
+
+    # β altered alike in both copies: only the recomputed log-likelihood tells
+    def both(name, raw):
+        if name == "arrays.npz":
+            return _edit_arrays(raw, shift_beta)
+        if name == "posterior.nc":
+            return _edit_posterior(raw, shift_posterior_beta)
+        return raw
+
+    with pytest.raises(StorageError, match="pointwise log-likelihood does not reproduce"):
+        bm.load(_rewrite(saved_residual_post, tmp_path / "beta.bmfit", both))
+
+    def widen(arrays):
+        arrays["residual_params_0"] = arrays["residual_params_0"] * 1.05
+
+    def params(name, raw):
+        return _edit_arrays(raw, widen) if name == "arrays.npz" else raw
+
+    with pytest.raises(StorageError, match="residual parameters does not reproduce"):
+        bm.load(_rewrite(saved_residual_post, tmp_path / "params.bmfit", params))
+
+    def drop(arrays):
+        del arrays["residual_scale_0"]
+
+    def missing(name, raw):
+        return _edit_arrays(raw, drop) if name == "arrays.npz" else raw
+
+    with pytest.raises(StorageError, match="incomplete or misshapen"):
+        bm.load(_rewrite(saved_residual_post, tmp_path / "missing.bmfit", missing))
