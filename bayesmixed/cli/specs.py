@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +42,11 @@ class SpecRun:
     page: Path
     seconds: float
     max_rhat: float = float("nan")
+    # what the primer report reads, so that it fits and samples nothing twice
+    settings: object = field(default=None, repr=False)
+    model: object = field(default=None, repr=False)
+    fit: object = field(default=None, repr=False)
+    post: object = field(default=None, repr=False)
 
 
 def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRun:
@@ -71,7 +76,10 @@ def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRu
     seconds = time.perf_counter() - t0
     write_model_page(page, settings.name, title, sections, seconds)
     rhat = float(post.tidy()["rhat"].max()) if post is not None else float("nan")
-    return SpecRun(spec, title, engine, model.design.n, post is not None, page, seconds, rhat)
+    return SpecRun(
+        spec, title, engine, model.design.n, post is not None, page, seconds, rhat,
+        settings, model, fit, post,
+    )  # fmt: skip
 
 
 def find_specs(folder: Path) -> list[Path]:
@@ -149,5 +157,5 @@ def primer(
             progress.update(task, description="models done")
         print_table(out_console, frame_table(_summary(runs), "Models"))
         with err.status(f"primer report: {len(CHAPTERS)} chapters", spinner="dots"):
-            path = build_report(out, stream=sys.stdout if echo else None)
+            path = build_report(out, runs, stream=sys.stdout if echo else None)
         out_console.print(f"Wrote {path} and {len(runs)} model pages in {out / 'models'}")

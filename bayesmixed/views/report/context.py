@@ -1,50 +1,71 @@
-"""What the report's chapters share: fits computed once, and the tables several chapters show."""
+"""What the report's chapters share: the spec results by chapter, and the extra fits and
+intervals several chapters need, computed once."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from ... import datasets
-from ...model import MixedModel
+from ...errors import BayesMixedError
+from .runs import SpecResult, by_chapter
 
-__all__ = ["DemoContext", "tidy_table", "variance_shares"]
+__all__ = ["ReportContext", "variance_shares"]
 
 
 @dataclass
-class DemoContext:
-    """Shared state for the chapters: data sets and fits are computed once and reused."""
+class ReportContext:
+    """The spec results and a cache of derived fits.
 
-    fits: dict[str, object] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)
+    Examples
+    --------
+    >>> ctx = ReportContext([])
+    >>> ctx.chapter("3"), ctx.get("random_intercept") is None
+    ([], True)
+    """
 
-    def fit(self, key: str, formula: str, data: str | pd.DataFrame, reml: bool = True):
-        """Fit ``formula`` (REML or ML) once, remembering any warnings it raised."""
-        if key not in self.fits:
-            frame = datasets.load(data) if isinstance(data, str) else data
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self.fits[key] = MixedModel(formula, frame).fit_reml(reml=reml)
-            self.warnings[key] = [str(w.message) for w in caught]
-        return self.fits[key]
+    results: Sequence[SpecResult]
+    quick: bool = False
+    cache: dict[object, object] = field(default_factory=dict)
 
-    def notes(self, key: str) -> list[str]:
-        """The warnings raised while fitting ``key``."""
-        return self.warnings.get(key, [])
+    def __post_init__(self) -> None:
+        self.chapters = by_chapter(self.results)
+        self.named = {r.name: r for r in self.results}
 
+    def chapter(self, number: str) -> list[SpecResult]:
+        """The results of chapter ``number`` (``"3"`` holds ``3`` and ``3.3``)."""
+        return self.chapters.get(number, [])
 
-def tidy_table(fit, **kwargs) -> pd.DataFrame:
-    """``tidy()`` without the effect column, the fixed effects' empty group shown blank."""
-    tab = fit.tidy(**kwargs).drop(columns=["effect"])
-    tab["group"] = tab["group"].fillna("").astype(str)
-    return tab
+    def get(self, name: str) -> SpecResult | None:
+        """The result of spec ``name`` (its file stem), or None when it was not run."""
+        return self.named.get(name)
+
+    def once(self, key: object, make):
+        """``make()`` computed the first time ``key`` is asked for (warnings silenced)."""
+        if key not in self.cache:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.cache[key] = make()
+        return self.cache[key]
+
+    def confint(self, fit) -> pd.DataFrame | None:
+        """``fit.confint(method="profile")`` once per fit; None for fits without it."""
+
+        def make():
+            if not callable(getattr(fit, "confint", None)):
+                return None
+            try:
+                return fit.confint(method="profile")
+            except (BayesMixedError, ValueError, ArithmeticError):
+                return None
+
+        return self.once(("confint", id(fit)), make)
 
 
 def variance_shares(fit) -> pd.DataFrame:
-    """``varcorr_table()``'s variances (no covariances) and each one's share of their sum.
+    """The variance components of a mixed-model fit and each one's share of their sum.
 
     Examples
     --------
@@ -55,11 +76,12 @@ def variance_shares(fit) -> pd.DataFrame:
     """
     vc = fit.varcorr_table()
     vc = vc[vc["var2"].isna()]
+    comp = vc["grp"] + vc["var1"].map(lambda v: "" if pd.isna(v) else f" {v}")
     return pd.DataFrame(
         {
-            "component": vc["grp"] + np.where(vc["var1"].isna(), "", " " + vc["var1"].fillna("")),
-            "variance": vc["vcov"],
-            "std_dev": vc["sdcor"],
-            "share": vc["vcov"] / vc["vcov"].sum(),
+            "component": comp.to_numpy(),
+            "variance": vc["vcov"].to_numpy(float),
+            "std_dev": vc["sdcor"].to_numpy(float),
+            "share": (vc["vcov"] / vc["vcov"].sum()).to_numpy(float),
         }
     )
