@@ -14,6 +14,8 @@ written by a version that computes differently: the file is refused, never silen
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,20 @@ from .results.archive import read_archive
 from .results.components import Components
 
 __all__ = ["load"]
+
+# what reading or restoring a damaged or hand-edited file raises besides StorageError (a bad
+# CRC, a truncated deflate stream, an unparsable netCDF, a missing key or array, an array of
+# the wrong shape)
+_DAMAGE = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 # relative agreement required between a recomputed criterion or coefficient and the saved
 # one: the same computation on the same data and θ agrees to rounding (1e-13 seen); a
@@ -136,14 +152,8 @@ def _restore_bayes_residual(path, model, state, arrays, idata):
 
     if idata is None:
         raise StorageError(f"{str(path)!r}: a Bayesian fit without its posterior.nc")
-    try:
-        fields, checks = restored_fields(model.design, model.residual_design, state, arrays, idata)
-    except (KeyError, ValueError, IndexError, np.linalg.LinAlgError) as e:
-        # a missing or misshapen array or variable: the file is not what save() wrote
-        raise StorageError(
-            f"{str(path)!r}: the saved posterior is incomplete or misshapen ({type(e).__name__}: "
-            f"{e}); refit the model from the data"
-        ) from e
+    # a missing or misshapen array raises here, and load() refuses the file as damaged
+    fields, checks = restored_fields(model.design, model.residual_design, state, arrays, idata)
     for what, saved, recomputed in checks:
         if not _close(recomputed, saved):
             diff = (
@@ -187,7 +197,20 @@ def load(path):
     path = Path(path)
     if not path.exists():
         raise StorageError(f"no saved fit at {str(path)!r}")
-    arch = read_archive(path)
+    try:
+        return _restore(path, read_archive(path))
+    except StorageError:
+        raise
+    except _DAMAGE as e:
+        # a member that cannot be decompressed or parsed, a key or array the file lacks: not
+        # what fit.save wrote, whatever the detail
+        raise StorageError(
+            f"{str(path)!r}: the saved fit is incomplete or damaged ({type(e).__name__}: {e}); "
+            "refit the model from the data"
+        ) from e
+
+
+def _restore(path: Path, arch):
     man = arch.manifest
     kind, state = man["kind"], man["state"]
     residual = _saved_residual(path, state) if kind in ("gls", "bayes_residual") else None

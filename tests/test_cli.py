@@ -37,7 +37,7 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["fit"], ["run"], ["primer"]])
+@pytest.mark.parametrize("command", [[], ["fit"], ["run"], ["primer"], ["show"]])
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
@@ -183,6 +183,69 @@ def test_fit_with_sampling_prints_the_three_tables(sleep_csv):
         "sd__Observation",
     ]
     assert {"reml", "glance", "posterior", "compare"} <= set(out)
+
+
+# ---------------------------------------------------------------------------- show
+@pytest.fixture(scope="module")
+def saved_gls(tmp_path_factory) -> tuple[Path, object]:
+    ar1 = bm.residual.AR1(time="Days", group="Subject")
+    fit = bm.MixedModel("Reaction ~ Days", bm.datasets.load("sleepstudy"), residual=ar1).fit_reml()
+    return fit.save(tmp_path_factory.mktemp("fits") / "ar1.bmfit"), fit
+
+
+def test_show_csv_matches_the_saved_fit(saved_gls):
+    path, fit = saved_gls
+    result = runner.invoke(app, ["show", str(path), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(StringIO(result.stdout))
+    assert set(table["table"]) == {"tidy"}  # one CSV holds the per-parameter tables
+    assert table["term"].tolist() == fit.tidy()["term"].tolist()
+    assert table["estimate"].to_numpy() == pytest.approx(fit.tidy()["estimate"].to_numpy(), 1e-15)
+
+
+def test_show_json_and_table(saved_gls):
+    path, fit = saved_gls
+    out = json.loads(runner.invoke(app, ["show", str(path), "--format", "json"]).stdout)
+    assert out["method"] == "GLS (REML)" and out["nobs"] == 180
+    assert out["formula"] == "Reaction ~ Days" and "diagnostics" not in out
+    assert out["glance"][0]["logLik"] == fit.glance()["logLik"][0]
+    text = runner.invoke(app, ["show", str(path)]).stdout
+    assert "GLS (REML) estimates" in text and "GLS (REML) fit" in text and "rho" in text
+
+
+def test_show_bad_or_altered_file_is_one_line_exit_2(saved_gls, tmp_path):
+    import zipfile
+
+    path, _ = saved_gls
+    junk = tmp_path / "junk.bmfit"
+    junk.write_text("not a fit")
+    assert "not a saved bayesmixed fit" in _one_error_line(runner.invoke(app, ["show", str(junk)]))
+    missing = runner.invoke(app, ["show", str(tmp_path / "none.bmfit")])
+    assert "none.bmfit" in _one_error_line(missing)
+    # the data edited: the checksum no longer matches
+    altered = tmp_path / "altered.bmfit"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(altered, "w") as dst:
+        for name in src.namelist():
+            raw = src.read(name)
+            dst.writestr(name, raw.replace(b"249.56", b"250.56") if name == "data.csv" else raw)
+    assert "checksum" in _one_error_line(runner.invoke(app, ["show", str(altered)]))
+    # a truncated file
+    cut = tmp_path / "cut.bmfit"
+    cut.write_bytes(path.read_bytes()[:-200])
+    _one_error_line(runner.invoke(app, ["show", str(cut)]))
+
+
+@pytest.mark.slow
+def test_show_posterior_prints_its_diagnostics(tmp_path):
+    m = bm.MixedModel("Reaction ~ Days + (1 | Subject)", bm.datasets.load("sleepstudy"))
+    post = m.sample(draws=50, tune=50, chains=2, random_seed=1, progressbar=False, check=False)
+    path = post.save(tmp_path / "post.bmfit")
+    out = json.loads(runner.invoke(app, ["show", str(path), "--format", "json"]).stdout)
+    assert out["method"] == "NUTS"
+    assert [r["term"] for r in out["diagnostics"]] == post.diagnostics()["term"].tolist()
+    assert [r["rhat"] for r in out["tidy"]] == post.tidy()["rhat"].tolist()
+    text = runner.invoke(app, ["show", str(path)]).stdout
+    assert "Sampling diagnostics" in text and "Posterior (NUTS)" in text
 
 
 # ---------------------------------------------------------------------------- run, primer

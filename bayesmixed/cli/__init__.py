@@ -1,10 +1,11 @@
-"""The ``bayesmixed`` command (typer + rich): ``fit``, ``run`` and ``primer``.
+"""The ``bayesmixed`` command (typer + rich): ``fit``, ``run``, ``primer`` and ``show``.
 
 * ``bayesmixed fit DATA.csv "FORMULA"`` — REML/ML and the posterior of one model, side by side
   (:mod:`.fitting`);
 * ``bayesmixed run models/X.toml --out DIR`` — one declarative model spec, fitted and sampled,
   its report written to ``DIR`` (:mod:`.specs`);
-* ``bayesmixed primer --out DIR`` — every spec of ``models/`` and the primer report.
+* ``bayesmixed primer --out DIR`` — every spec of ``models/`` and the primer report;
+* ``bayesmixed show FIT.bmfit`` — the tables of a saved fit, checked on load (:mod:`.show_fit`).
 
 A user's mistake is one ``error: ...`` line on stderr and exit code 2 (:mod:`.errors`).
 ``python -m bayesmixed`` runs the same command.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import typer
 
 from .fitting import fit
+from .show_fit import show_fit
 from .specs import primer, run
 
 __all__ = ["app", "main"]
@@ -37,6 +39,7 @@ app = typer.Typer(
 app.command()(fit)
 app.command()(run)
 app.command()(primer)
+app.command("show")(show_fit)
 
 
 def _print_version(value: bool) -> None:

@@ -389,5 +389,17 @@ def test_residual_posterior_altered_draws_are_refused(saved_residual_post, tmp_p
     def missing(name, raw):
         return _edit_arrays(raw, drop) if name == "arrays.npz" else raw
 
-    with pytest.raises(StorageError, match="incomplete or misshapen"):
+    with pytest.raises(StorageError, match="incomplete or damaged"):
         bm.load(_rewrite(saved_residual_post, tmp_path / "missing.bmfit", missing))
+
+
+def test_a_manifest_without_its_state_is_refused_as_damaged(saved, tmp_path):
+    def edit(name, raw):
+        if name != "manifest.json":
+            return raw
+        man = json.loads(raw)
+        del man["state"]
+        return json.dumps(man).encode()
+
+    with pytest.raises(StorageError, match="incomplete or damaged"):
+        bm.load(_rewrite(saved, tmp_path / "nostate.bmfit", edit))
