@@ -33,9 +33,11 @@ def fit_method(fit) -> str:
     >>> fit_method(bm.MixedModel("Reaction ~ Days", bm.datasets.load("sleepstudy")).fit_reml())
     'OLS'
     """
+    from ..ols.fit import OLSFit
+
     if hasattr(fit, "idata"):
         return "NUTS" if getattr(fit, "rd", None) is None else "NUTS (residual structure)"
-    if not hasattr(fit, "reml"):
+    if isinstance(fit, OLSFit):
         return "OLS"
     method = "REML" if fit.reml else "ML"
     return f"GLS ({method})" if getattr(fit, "rd", None) is not None else method
