@@ -46,6 +46,11 @@ class SpecSettings:
         ``title``, ``chapter``, ``quantities``, ``compare``.
     file : ModelFile
         The checked file itself.
+    save : pathlib.Path or None
+        ``[fit].save`` resolved against the spec's folder: :meth:`fit` saves the fit there
+        and :meth:`posterior` the posterior beside it (``posterior_save``).
+    posterior_save : pathlib.Path or None
+        ``<name>.posterior.bmfit`` beside ``save``.
     """
 
     name: str
@@ -56,16 +61,29 @@ class SpecSettings:
     priors: dict[str, Prior] = field(default_factory=dict)
     report: ReportSection = field(default_factory=ReportSection)
     file: ModelFile | None = None
+    save: Path | None = None
+    posterior_save: Path | None = None
 
     def fit(self, model: MixedModel):
-        """``model.fit_reml(reml=self.reml)``."""
-        return model.fit_reml(reml=self.reml)
+        """``model.fit_reml(reml=self.reml)``, saved to :attr:`save` when the spec says so."""
+        fit = model.fit_reml(reml=self.reml)
+        _save(fit, self.save)
+        return fit
 
     def posterior(self, model: MixedModel, **overrides):
         """``model.sample(priors=self.priors, **self.sample)``; ``overrides`` replace keywords
-        (e.g. ``progressbar=False``)."""
+        (e.g. ``progressbar=False``). Saved to :attr:`posterior_save` when the spec says so."""
         kwargs = {**self.sample, "priors": self.priors or None, **overrides}
-        return model.sample(**kwargs)
+        post = model.sample(**kwargs)
+        _save(post, self.posterior_save)
+        return post
+
+
+def _save(fit, path: Path | None) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fit.save(path)
 
 
 def _sample_kwargs(spec: ModelFile, quick: bool) -> dict[str, Any]:
@@ -147,6 +165,16 @@ def load_spec(path: str | Path, quick: bool = False) -> tuple[MixedModel, SpecSe
     {'sd__(Intercept)|Batch': Prior('halfnormal', sigma=100)}
     >>> round(settings.fit(model).sigma, 2)
     49.51
+
+    With ``[fit] save = "fits/ri.bmfit"`` the fit is saved beside the spec after fitting:
+
+    >>> _ = p.write_text(p.read_text().replace("[sample]", '[fit]\\nsave = "fits/ri.bmfit"\\n[sample]'))
+    >>> model, settings = bm.load_spec(p)
+    >>> fit = settings.fit(model)
+    >>> bm.load(p.parent / "fits" / "ri.bmfit").tidy().equals(fit.tidy())
+    True
+    >>> settings.posterior_save.name
+    'ri.posterior.bmfit'
     """
     spec = read_model_file(path)
     data = spec.load_data()
@@ -165,5 +193,7 @@ def load_spec(path: str | Path, quick: bool = False) -> tuple[MixedModel, SpecSe
         priors=_priors(spec, model),
         report=spec.report,
         file=spec,
+        save=spec.save_path,
+        posterior_save=spec.posterior_save_path,
     )
     return model, settings

@@ -274,6 +274,27 @@ def test_run_without_posterior_writes_reml_page(tmp_path):
     assert "icc" in html and "ranef" in html and "Posterior" not in html
 
 
+def test_run_saves_the_fits_the_spec_asks_for_and_show_reads_them(tmp_path):
+    spec = tmp_path / "specs" / "dye.toml"
+    spec.parent.mkdir()
+    spec.write_text(
+        'description = "Six batches."\nformula = "Yield ~ 1 + (1 | Batch)"\n'
+        'data = {dataset = "Dyestuff"}\n[fit]\nsave = "fits/dye.bmfit"\n'
+        "[sample]\nseed = 2\n[report]\ncompare = true\n"
+    )
+    result = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "--quick"])
+    assert result.exit_code == 0, result.output
+    fits = spec.parent / "fits"  # relative to the spec file, not to the working directory
+    assert sorted(p.name for p in fits.iterdir()) == ["dye.bmfit", "dye.posterior.bmfit"]
+    shown = json.loads(
+        runner.invoke(app, ["show", str(fits / "dye.bmfit"), "--format", "json"]).stdout
+    )
+    assert shown["method"] == "REML" and shown["nobs"] == 30
+    post = runner.invoke(app, ["show", str(fits / "dye.posterior.bmfit")])
+    assert post.exit_code == 0, post.output
+    assert "Sampling diagnostics" in post.stdout
+
+
 def test_run_bad_spec_is_one_line_exit_2(tmp_path):
     spec = tmp_path / "bad.toml"
     spec.write_text(

@@ -12,6 +12,7 @@ A file names everything needed to fit one model and report it::
 
     [fit]
     reml = true
+    save = "fits/three_level.bmfit"   # optional: the REML fit, and the posterior beside it
 
     [sample]
     draws = 1000
@@ -25,6 +26,11 @@ A file names everything needed to fit one model and report it::
     chapter = "5.1"
     quantities = ["icc", "r2", "shrinkage"]
     compare = true
+
+``[fit].save`` (a path relative to the spec file) makes :func:`bayesmixed.load_spec`'s
+settings save the REML/ML fit there after fitting (``fit.save``, read back by
+:func:`bayesmixed.load` or ``bayesmixed show``) and the posterior, when one is sampled,
+beside it as ``three_level.posterior.bmfit``; ``bayesmixed run`` does both.
 
 :func:`read_model_file` checks the file against the schema (unknown keys are refused) and
 returns a :class:`ModelFile` holding plain values; building the model from it is
@@ -139,9 +145,18 @@ class PriorEntry(BaseModel):
 
 
 class FitSection(_Section):
-    """``[fit]``: REML (default) or ML."""
+    """``[fit]``: REML (default) or ML; ``save``, optional, a file (relative to the spec
+    file) to save the fit to, the posterior going beside it as ``<name>.posterior.bmfit``."""
 
     reml: bool = True
+    save: str | None = Field(default=None, min_length=1)
+
+    @field_validator("save")
+    @classmethod
+    def _save_is_a_file(cls, v: str | None) -> str | None:
+        if v is not None and v.rstrip().endswith(("/", "\\")):
+            raise ValueError("names a folder; give a file name such as fits/model.bmfit")
+        return v
 
 
 class SampleSection(_Section):
@@ -196,6 +211,25 @@ class ModelFile(_Section):
     def name(self) -> str:
         """The file's stem: ``models/random_slope.toml`` → ``"random_slope"``."""
         return self.path.stem
+
+    @property
+    def save_path(self) -> Path | None:
+        """Where ``[fit].save`` asks the fit to go (relative to the spec file), or None."""
+        return None if self.fit.save is None else self.path.parent / self.fit.save
+
+    @property
+    def posterior_save_path(self) -> Path | None:
+        """Where the posterior goes beside the fit: ``fits/x.bmfit`` → ``fits/x.posterior.bmfit``.
+
+        Examples
+        --------
+        >>> spec = ModelFile.model_validate({"description": "d", "formula": "y ~ 1",
+        ...     "data": {"dataset": "Dyestuff"}, "fit": {"save": "fits/x.bmfit"}})
+        >>> spec.posterior_save_path.as_posix()
+        'fits/x.posterior.bmfit'
+        """
+        p = self.save_path
+        return None if p is None else p.with_name(f"{p.stem}.posterior{p.suffix or '.bmfit'}")
 
     def load_data(self) -> pd.DataFrame:
         """The data frame the file names (a bundled set, a primer simulation or a CSV)."""

@@ -124,6 +124,9 @@ def test_unknown_keys_are_refused(write, text, expected):
         (HEAD + "[sample]\ndraws = 0\n", "[sample].draws = 0: Input should be greater than 0"),
         (HEAD + "[sample]\ntarget_accept = 1.5\n", "[sample].target_accept = 1.5: Input should be less than 1"),
         (HEAD + '[fit]\nreml = "yes"\n', "[fit].reml = 'yes': Input should be a valid boolean"),
+        (HEAD + '[fit]\nsave = 3\n', "[fit].save = 3: Input should be a valid string"),
+        (HEAD + '[fit]\nsave = "fits/"\n', "[fit].save = 'fits/': names a folder; give a file name"),
+        (HEAD + '[fit]\nsave = ""\n', "[fit].save = '': String should have at least 1 character"),
         (HEAD + '[report]\nquantities = ["icc", "magic"]\n', "[report].quantities[1] = 'magic' is not one of tidy, glance, ranef, icc"),
         (HEAD + '[priors]\nsigma = {sigma = 5}\n', '[priors].sigma.dist is missing (required)'),
         (HEAD + '[priors]\n"sd__(Intercept)|group" = {dist = "halfnormal", sigma = "five"}\n', '[priors]."sd__(Intercept)|group": parameter sigma = \'five\' must be a number'),
@@ -261,3 +264,41 @@ reml = false
 )  # fmt: skip
 def test_load_spec_errors_name_file_and_key(write, text, expected):
     assert expected in message(write(text), bm.load_spec)
+
+
+SAVED = """\
+description = "Six batches of dyestuff."
+formula = "Yield ~ 1 + (1 | Batch)"
+data = {dataset = "Dyestuff"}
+[fit]
+save = "../fits/dye.bmfit"
+[sample]
+seed = 3
+"""
+
+
+def test_fit_save_is_relative_to_the_spec_file(write, tmp_path):
+    spec = read_model_file(write(SAVED))
+    assert spec.fit.save == "../fits/dye.bmfit"
+    assert spec.save_path.as_posix() == "models/../fits/dye.bmfit"
+    assert spec.posterior_save_path.name == "dye.posterior.bmfit"
+    assert read_model_file(write(HEAD, "y.toml")).save_path is None
+
+
+def test_load_spec_settings_save_the_fit_and_the_posterior(write, tmp_path):
+    model, settings = bm.load_spec(write(SAVED), quick=True)
+    fits = tmp_path / "fits"
+    assert not fits.exists()
+    fit = settings.fit(model)  # the folder is made when the fit is saved
+    assert bm.load(fits / "dye.bmfit").tidy().equals(fit.tidy())
+    post = settings.posterior(model, progressbar=False, draws=50, tune=50, check=False)
+    back = bm.load(fits / "dye.posterior.bmfit")
+    assert type(back).__name__ == "BayesFit"
+    assert back.tidy().equals(post.tidy()) and back.ndraws == 50
+
+
+def test_load_spec_without_save_writes_nothing(write, tmp_path):
+    model, settings = bm.load_spec(write(HEAD))
+    assert settings.save is None and settings.posterior_save is None
+    settings.fit(model)
+    assert sorted(p.name for p in tmp_path.rglob("*.bmfit")) == []
