@@ -20,7 +20,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/bayesmixed primer --out report --quick
+	$(BIN)/bayesmixed primer --out report --draws 500
 
 lint: $(STAMP)
 	$(BIN)/ruff check bayesmixed tests benchmarks

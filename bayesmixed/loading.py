@@ -86,7 +86,7 @@ def _save(fit, path: Path | None) -> None:
     fit.save(path)
 
 
-def _sample_kwargs(spec: ModelFile, quick: bool) -> dict[str, Any]:
+def _sample_kwargs(spec: ModelFile, quick: bool | int) -> dict[str, Any]:
     s = spec.sample
     out: dict[str, Any] = {
         "draws": s.draws,
@@ -100,7 +100,9 @@ def _sample_kwargs(spec: ModelFile, quick: bool) -> dict[str, Any]:
     if s.cores is not None:
         out["cores"] = s.cores
     if quick:
-        out.update({k: min(out[k], v) for k, v in QUICK.items()})
+        # True: the preview settings; a number N: at most N draws and N tuning steps, 2 chains
+        cap = QUICK if quick is True else {"draws": int(quick), "tune": int(quick), "chains": 2}
+        out.update({k: min(out[k], v) for k, v in cap.items()})
     return out
 
 
@@ -127,16 +129,17 @@ def _priors(spec: ModelFile, model: MixedModel) -> dict[str, Prior]:
     return out
 
 
-def load_spec(path: str | Path, quick: bool = False) -> tuple[MixedModel, SpecSettings]:
+def load_spec(path: str | Path, quick: bool | int = False) -> tuple[MixedModel, SpecSettings]:
     """Read a ``models/*.toml`` specification: the model, ready to fit, and its settings.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The TOML file (see :mod:`bayesmixed.spec.file` for its keys).
-    quick : bool
-        Cap the sampler settings at ``draws=100, tune=100, chains=2`` (for tests and
-        previews).
+    quick : bool or int
+        ``True`` caps the sampler settings at ``draws=100, tune=100, chains=2`` (for tests
+        and previews); a number N caps draws and tuning steps at N with 2 chains (the demo
+        uses 500).
 
     Returns
     -------

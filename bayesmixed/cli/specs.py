@@ -28,6 +28,11 @@ __all__ = ["run", "primer", "SpecRun", "run_spec", "find_specs"]
 
 _OUT = typer.Option("--out", help="Output directory (created if needed).")
 _QUICK = typer.Option("--quick", help="Short sampler runs (for a quick look or a test).")
+_DRAWS = typer.Option(
+    "--draws",
+    min=10,
+    help="At most N draws and N tuning steps, 2 chains (between --quick and full).",
+)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class SpecRun:
     post: object = field(default=None, repr=False)
 
 
-def run_spec(spec: Path, page: Path, quick: bool = False, status=None) -> SpecRun:
+def run_spec(spec: Path, page: Path, quick: bool | int = False, status=None) -> SpecRun:
     """Load, fit, sample (when ``[report].compare``) and write the page of one spec.
 
     ``status``, when given, is called with a short text at each step (for a progress line).
@@ -112,12 +117,13 @@ def run(
     spec: Annotated[Path, typer.Argument(help="A model spec, e.g. models/random_slope.toml.")],
     out: Annotated[Path, _OUT] = Path("report"),
     quick: Annotated[bool, _QUICK] = False,
+    draws: Annotated[int | None, _DRAWS] = None,
 ) -> None:
     """Fit one model spec by REML and NUTS and write its report page to OUT/<spec>.html."""
     out_console, err = Console(), Console(stderr=True)
     with user_errors(), reported_warnings(err):
         with err.status(f"{spec.stem}: loading", spinner="dots") as status:
-            result = run_spec(spec, out / f"{spec.stem}.html", quick, status.update)
+            result = run_spec(spec, out / f"{spec.stem}.html", draws or quick, status.update)
         print_table(out_console, frame_table(_summary([result]), "Model"))
         out_console.print(f"Wrote {result.page}", markup=False, highlight=False)
 
@@ -125,6 +131,7 @@ def run(
 def primer(
     out: Annotated[Path, _OUT] = Path("report"),
     quick: Annotated[bool, _QUICK] = False,
+    draws: Annotated[int | None, _DRAWS] = None,
     models: Annotated[Path, typer.Option(help="Folder of the model specs.")] = Path("models"),
     echo: Annotated[
         bool, typer.Option("--echo", help="Also print every chapter of the primer as text.")
@@ -152,7 +159,7 @@ def primer(
 
                 with reported_warnings(err, prefix=f"{spec.stem}: "):
                     page = out / "models" / f"{spec.stem}.html"
-                    runs.append(run_spec(spec, page, quick, status))
+                    runs.append(run_spec(spec, page, draws or quick, status))
                 progress.advance(task)
             progress.update(task, description="models done")
         print_table(out_console, frame_table(_summary(runs), "Models"))

@@ -226,6 +226,15 @@ def test_quick_caps_the_sampler(write):
     )
 
 
+def test_a_number_caps_draws_and_tuning_at_it(write):
+    """quick=N (the demo's --draws N): at most N draws and N tuning steps, 2 chains."""
+    _, settings = bm.load_spec(
+        write(HEAD + "[sample]\ndraws = 4000\ntune = 300\nchains = 6\n"), quick=500
+    )
+    s = settings.sample
+    assert (s["draws"], s["tune"], s["chains"]) == (500, 300, 2)
+
+
 def test_residual_structure_and_csv_relative_to_the_file(write, tmp_path):
     bm.datasets.primer("longitudinal").to_csv(tmp_path / "models" / "trial.csv", index=False)
     text = """\
