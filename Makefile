@@ -23,12 +23,12 @@ demo: $(STAMP)
 	$(BIN)/bayesmixed primer --out report --draws 500
 
 lint: $(STAMP)
-	$(BIN)/ruff check bayesmixed tests benchmarks
-	$(BIN)/ruff format --check bayesmixed tests benchmarks
+	$(BIN)/ruff check bayesmixed tests benchmarks notebooks docs
+	$(BIN)/ruff format --check bayesmixed tests benchmarks notebooks docs
 
 format: $(STAMP)
-	$(BIN)/ruff format bayesmixed tests benchmarks
-	$(BIN)/ruff check --fix bayesmixed tests benchmarks
+	$(BIN)/ruff format bayesmixed tests benchmarks notebooks docs
+	$(BIN)/ruff check --fix bayesmixed tests benchmarks notebooks docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reml_speed.py
