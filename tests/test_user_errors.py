@@ -276,3 +276,123 @@ def test_every_warning_is_a_bayesmixed_warning():
 
     warns = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, Warning)]
     assert warns and all(issubclass(c, bm.BayesMixedWarning) for c in warns)
+
+
+def _trial_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trial = bm.datasets.primer("longitudinal", seed=1)
+        return bm.MixedModel("score ~ visit * arm + age + (1 | id)", trial).fit_reml()
+
+
+def _dyestuff():
+    return bm.MixedModel("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"))
+
+
+HALF = Prior("halfnormal", sigma=1)
+
+MORE_CASES = [
+    # marginal means and contrasts
+    (
+        "emmeans of an unknown factor",
+        lambda: _trial_fit().emmeans("vist"),
+        ArgumentError,
+        "arm, visit",
+    ),
+    ("emmeans of a covariate", lambda: _trial_fit().emmeans("age"), ArgumentError, "numeric"),
+    (
+        "custom contrast of the wrong length",
+        lambda: _trial_fit().contrast("visit", method={"x": [1, -1]}),
+        ArgumentError,
+        "one coefficient per mean",
+    ),
+    (
+        "unknown contrast method",
+        lambda: _trial_fit().contrast("visit", method="pairwse"),
+        ArgumentError,
+        "pairwise",
+    ),
+    (
+        "unknown adjustment",
+        lambda: _trial_fit().contrast("visit", adjust="tukye"),
+        ArgumentError,
+        "tukey",
+    ),
+    (
+        "unknown emmeans ddf",
+        lambda: _trial_fit().emmeans("visit", ddf="kr2"),
+        ArgumentError,
+        "kenward",
+    ),
+    (
+        "unknown confint method",
+        lambda: _trial_fit().confint(method="wald2"),
+        ArgumentError,
+        "profile",
+    ),
+    # sensitivity grids, calibration, power, bootstrap
+    (
+        "grid prior for no parameter",
+        lambda: bm.sensitivity(_dyestuff(), priors={"sd__x|Batch": [HALF]}),
+        PriorError,
+        "sd__(Intercept)|Batch",
+    ),
+    ("empty grid", lambda: bm.sensitivity(_dyestuff(), priors={}), ArgumentError, "non-empty"),
+    (
+        "Normal prior on an SD in a grid",
+        lambda: bm.sensitivity(
+            _dyestuff(), priors={"sd__(Intercept)|Batch": [Prior("normal", sigma=1)]}
+        ),
+        PriorError,
+        "standard deviation",
+    ),
+    (
+        "client of the wrong type",
+        lambda: bm.sensitivity(_dyestuff(), priors={"sd__(Intercept)|Batch": [HALF]}, client=3),
+        ArgumentError,
+        "distributed.Client",
+    ),
+    ("SBC without simulations", lambda: bm.sbc(_dyestuff(), n_sims=0), ArgumentError, "n_sims"),
+    (
+        "power cell with one cluster",
+        lambda: bm.power(
+            "y ~ x + (1 | g)",
+            design={"x": ("observation", "normal")},
+            effects={"x": 1},
+            tau=1,
+            sigma=1,
+            n_clusters=[1],
+            cluster_size=[5],
+        ),
+        ArgumentError,
+        "at least 2 clusters",
+    ),
+    (
+        "bootstrap of fits to different data",
+        lambda: bm.anova(_fit(), _dyestuff().fit_reml(), bootstrap=10),
+        ArgumentError,
+        "same observations",
+    ),
+]
+
+
+@pytest.mark.parametrize("entry,call,error,fragment", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_bad_input_is_named_beyond_fitting(entry, call, error, fragment):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.BayesMixedWarning)
+        with pytest.raises(error) as info:
+            call()
+    assert isinstance(info.value, bm.BayesMixedError)
+    assert fragment in str(info.value)
+
+
+def test_bad_model_spec_names_file_and_key(tmp_path):
+    from bayesmixed.errors import SpecError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'description = "x"\nformula = "Reaction ~ 1"\ndata = {dataset = "sleepstudy"}\n'
+        '[sample]\nsampler = "stan"\n'
+    )
+    with pytest.raises(SpecError, match=r"bad.toml.*sampler.*nutpie"):
+        bm.load_spec(path)
