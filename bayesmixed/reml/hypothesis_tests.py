@@ -7,13 +7,13 @@ fit's ``deviance_fn``, ``theta``, ``sigma``, ``reml``, ``beta``, ``vcov()`` and 
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError, BayesMixedWarning
+from ..errors import ArgumentError
+from .inference.kenward_roger import ml_fallback
 from .inference.satterthwaite import Satterthwaite
 
 __all__ = ["HypothesisTests"]
@@ -76,14 +76,7 @@ class HypothesisTests:
         ``"asymptotic"`` (infinite df).
         """
         L = np.atleast_2d(np.asarray(L, float))
-        if ddf == "kenward-roger" and not self.reml:
-            warnings.warn(
-                "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
-                "fit (refit with reml=True for Kenward-Roger)",
-                BayesMixedWarning,
-                stacklevel=4,
-            )
-            ddf = "satterthwaite"
+        ddf = ml_fallback(ddf, self.reml)
         if ddf == "kenward-roger":
             kr = self.kenward_roger
             df = np.array([kr._ddf(row[None, :], 1) for row in L])

@@ -18,13 +18,13 @@ needs the fit's ``criterion_fn``, ``phi``, ``sigma``, ``reml``, ``vcov()``, ``de
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 
 import numpy as np
 
 from ..._threads import limit_blas
-from ...errors import ArgumentError, BayesMixedWarning
+from ...errors import ArgumentError
+from ..inference.kenward_roger import ml_fallback
 
 __all__ = ["DDF_METHODS", "FixedEffectInference"]
 
@@ -99,14 +99,7 @@ class FixedEffectInference:
         t tests) or ``"asymptotic"`` (infinite df).
         """
         L = np.atleast_2d(np.asarray(L, float))
-        if ddf == "kenward-roger" and not self.reml:
-            warnings.warn(
-                "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
-                "fit (refit with reml=True for Kenward-Roger)",
-                BayesMixedWarning,
-                stacklevel=4,
-            )
-            ddf = "satterthwaite"
+        ddf = ml_fallback(ddf, self.reml)
         if ddf == "kenward-roger":
             kr = self.kenward_roger
             return L @ kr.PhiA @ L.T, kr.df(L)

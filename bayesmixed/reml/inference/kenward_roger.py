@@ -20,13 +20,33 @@ Nothing n × n is formed: V⁻¹ enters through Woodbury in the random-effects s
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
-from ...errors import ArgumentError
+from ...errors import ArgumentError, BayesMixedWarning
 from .kr_traces import MAX_DENSE, WoodburyTraces
 
-__all__ = ["MAX_DENSE", "KenwardRoger"]
+__all__ = ["MAX_DENSE", "KenwardRoger", "ml_fallback"]
+
+
+def ml_fallback(ddf: str, reml: bool) -> str:
+    """``ddf``, or ``"satterthwaite"`` (with a warning) when Kenward–Roger is asked of an
+    ML fit: the hook behind emmeans and contrasts of REML and GLS fits, as for lmer fits.
+
+    The warning points at the caller of ``Fit.emmeans``/``contrast`` (the hook's caller's
+    caller's caller).
+    """
+    if ddf == "kenward-roger" and not reml:
+        warnings.warn(
+            "Kenward-Roger's method needs a REML fit: using Satterthwaite's df for this ML "
+            "fit (refit with reml=True for Kenward-Roger)",
+            BayesMixedWarning,
+            stacklevel=5,
+        )
+        return "satterthwaite"
+    return ddf
 
 
 def _div0(x: float, y: float, tol: float = 1e-14) -> float:
