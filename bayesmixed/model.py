@@ -251,28 +251,7 @@ class MixedModel:
         >>> post.parameterization
         'marginal'
         """
-        if self.residual_design is not None:
-            from .bayes.residual import sample_residual_design
-
-            return sample_residual_design(
-                self.design,
-                self.residual_design,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
-                sampler=sampler,
-                priors=priors,
-                parameterization=parameterization,
-                target_accept=target_accept,
-                random_seed=random_seed,
-                progressbar=progressbar,
-                **kwargs,
-            )
-        from .bayes.pipeline import sample_design
-
-        return sample_design(
-            self.design,
+        args = dict(
             draws=draws,
             tune=tune,
             chains=chains,
@@ -283,9 +262,16 @@ class MixedModel:
             target_accept=target_accept,
             random_seed=random_seed,
             progressbar=progressbar,
-            start=self._reml_start if self.has_random else None,
             **kwargs,
         )
+        if self.residual_design is not None:
+            from .bayes.residual import sample_residual_design
+
+            return sample_residual_design(self.design, self.residual_design, **args)
+        from .bayes.pipeline import sample_design
+
+        start = self._reml_start if self.has_random else None
+        return sample_design(self.design, start=start, **args)
 
     def _reml_start(self):
         """REML estimates (β, σ, covariances) that centre the chains' starting points."""

@@ -60,6 +60,61 @@ def _check_sampler(sampler: str) -> None:
         )
 
 
+def _seed_and_cores(sampler: str, random_seed, chains: int, cores) -> tuple[int, int]:
+    """Check ``sampler``; the integer seed (a fresh one when ``random_seed`` is None) and the
+    number of cores (default min(chains, 2)); PyMC's log quieted to errors."""
+    _check_sampler(sampler)
+    seed = (
+        int(np.random.SeedSequence(random_seed).generate_state(1)[0])
+        if random_seed is None
+        else int(random_seed)
+    )
+    cores = cores or min(chains, 2)
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    return seed, cores
+
+
+def _nuts_kwargs(
+    *, draws, tune, chains, cores, seed, progressbar, target_accept, kwargs: dict
+) -> dict:
+    """nutpie.sample's keyword arguments, the same for every nutpie path; dict() (not a
+    literal) keeps a clash with the user's kwargs an error, as in a direct call."""
+    return dict(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=seed,
+        progress_bar=progressbar,
+        target_accept=target_accept,
+        **kwargs,
+    )
+
+
+def _pymc_sample(
+    model, *, draws, tune, chains, cores, seed, sampler, target_accept, progressbar, kwargs
+):
+    """``pm.sample`` on ``model`` (PyMC's NUTS or NumPyro through it), warnings silenced,
+    no convergence checks or log likelihood; returns the InferenceData."""
+    import pymc as pm
+
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            progressbar=progressbar,
+            nuts_sampler=sampler,
+            target_accept=target_accept,
+            compute_convergence_checks=False,
+            idata_kwargs={"log_likelihood": False},
+            **kwargs,
+        )
+
+
 def _init_from_reml(design: Design, mp: MarginalPosterior, xmeans, start=None) -> np.ndarray:
     """Centre of the starting points: the REML estimates on the unconstrained scale (each
     chain then jitters it by U(−1, 1)).
@@ -283,27 +338,18 @@ def run_sampler(
     **kwargs,
 ) -> RawDraws:
     """Sample and return :class:`RawDraws` (see the module docstring)."""
-    _check_sampler(sampler)
-    seed = (
-        int(np.random.SeedSequence(random_seed).generate_state(1)[0])
-        if random_seed is None
-        else int(random_seed)
-    )
-    cores = cores or min(chains, 2)
+    seed, cores = _seed_and_cores(sampler, random_seed, chains, cores)
     t0 = time.perf_counter()
-    logging.getLogger("pymc").setLevel(logging.ERROR)
     if sampler == "nutpie":
-        # nutpie.sample's keyword arguments, the same for both nutpie paths; dict() (not a
-        # literal) keeps a clash with the user's kwargs an error, as in a direct call
-        nuts = dict(
+        nuts = _nuts_kwargs(
             draws=draws,
             tune=tune,
             chains=chains,
             cores=cores,
             seed=seed,
-            progress_bar=progressbar,
+            progressbar=progressbar,
             target_accept=target_accept,
-            **kwargs,
+            kwargs=kwargs,
         )
     if sampler == "nutpie" and info.parameterization == "marginal":
         mp = MarginalPosterior(design, priors, info.xmeans)
@@ -316,23 +362,18 @@ def run_sampler(
         if sampler == "nutpie":
             post, stats = _nutpie_pymc(model, info, design, nuts)
         else:
-            import pymc as pm
-
-            with model, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                idata = pm.sample(
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    cores=cores,
-                    random_seed=seed,
-                    progressbar=progressbar,
-                    nuts_sampler=sampler,
-                    target_accept=target_accept,
-                    compute_convergence_checks=False,
-                    idata_kwargs={"log_likelihood": False},
-                    **kwargs,
-                )
+            idata = _pymc_sample(
+                model,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                seed=seed,
+                sampler=sampler,
+                target_accept=target_accept,
+                progressbar=progressbar,
+                kwargs=kwargs,
+            )
             stats = _stats_from_idata(idata)
             post = {k: np.asarray(v.values) for k, v in idata.posterior.data_vars.items()}
         parts = _from_arrays(post, design, info)

@@ -10,14 +10,18 @@ axes, and the sampler statistics under ArviZ's names.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-import warnings
 
 import numpy as np
 
-from ..samplers import _check_sampler, _sample_pyfunc, _stats_from_idata
+from ..samplers import (
+    _nuts_kwargs,
+    _pymc_sample,
+    _sample_pyfunc,
+    _seed_and_cores,
+    _stats_from_idata,
+)
 
 __all__ = ["run_residual_sampler"]
 
@@ -79,46 +83,34 @@ def run_residual_sampler(
     **kwargs,
 ) -> tuple[dict, dict, float]:
     """(draws by variable name, sample statistics, seconds)."""
-    _check_sampler(sampler)
-    seed = (
-        int(np.random.SeedSequence(random_seed).generate_state(1)[0])
-        if random_seed is None
-        else int(random_seed)
-    )
-    cores = cores or min(chains, 2)
+    seed, cores = _seed_and_cores(sampler, random_seed, chains, cores)
     t0 = time.perf_counter()
-    logging.getLogger("pymc").setLevel(logging.ERROR)
     if sampler == "nutpie":
-        nuts = dict(
+        nuts = _nuts_kwargs(
             draws=draws,
             tune=tune,
             chains=chains,
             cores=cores,
             seed=seed,
-            progress_bar=progressbar,
+            progressbar=progressbar,
             target_accept=target_accept,
-            **kwargs,
+            kwargs=kwargs,
         )
         with np.errstate(all="ignore"):
             post, stats = _nutpie(model, names, nuts)
     else:
-        import pymc as pm
-
-        with model, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
-                random_seed=seed,
-                progressbar=progressbar,
-                nuts_sampler=sampler,
-                target_accept=target_accept,
-                compute_convergence_checks=False,
-                idata_kwargs={"log_likelihood": False},
-                **kwargs,
-            )
+        idata = _pymc_sample(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            kwargs=kwargs,
+        )
         stats = _stats_from_idata(idata)
         post = {n: np.asarray(idata.posterior[n].values) for n in names}
     return post, stats, time.perf_counter() - t0
