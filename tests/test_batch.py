@@ -57,6 +57,7 @@ def test_bad_arguments():
     assert run_tasks(_draw, [], random_seed=1) == []
 
 
+@pytest.mark.slow  # starts a Dask LocalCluster
 def test_dask_equals_local():
     distributed = pytest.importorskip("distributed")
     local = run_tasks(_draw, TASKS, random_seed=11, n_workers=2, progressbar=False)
@@ -88,6 +89,7 @@ print([r.value for r in out], any("__main__" in str(w.message) for w in caught))
 """
 
 
+@pytest.mark.slow  # a new Python process and a pool that fails to start
 def test_a_script_without_a_main_guard_still_gets_its_results(tmp_path):
     """Spawned workers re-import the calling script; without the guard they die on start, and
     the batch runs in the calling process with a warning that says why."""

@@ -67,6 +67,7 @@ def test_not_nested_is_refused(dyestuff):
         _anova(m0, m1, bootstrap=0)
 
 
+@pytest.mark.slow  # starts a Dask LocalCluster
 def test_same_seed_same_p_locally_and_on_dask(dyestuff):
     distributed = pytest.importorskip("distributed")
     m0, m1 = dyestuff

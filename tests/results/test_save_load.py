@@ -93,6 +93,7 @@ def _longitudinal() -> pd.DataFrame:
     return pd.read_csv(ROOT / "tests" / "reference" / "data" / "longitudinal_unbalanced.csv")
 
 
+@pytest.mark.slow  # a new Python process per fit type
 @pytest.mark.parametrize("kind,fit", list(_fits()), ids=[k for k, _ in _fits()])
 def test_round_trip_in_a_new_process(kind, fit, tmp_path):
     path = fit.save(tmp_path / f"{kind}.bmfit")
