@@ -17,23 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError, BayesMixedError
+from ..spec.file import QUANTITIES  # tidy() and glance() always go to "Estimates"
 from ..views.report.page import Chapter, Section, figure_html, render_page
 
 __all__ = ["QUANTITIES", "quantity_table", "model_sections", "write_model_page"]
-
-#: The quantities a model page can show, by name (a spec's ``[report].quantities``); tidy()
-#: and glance() are always in the page's "Estimates" section.
-QUANTITIES = (
-    "tidy",
-    "glance",
-    "ranef",
-    "icc",
-    "r2",
-    "shrinkage",
-    "anova",
-    "residual_cor",
-    "residual_cov",
-)
 
 
 def _flat(result: dict) -> dict[str, object]:

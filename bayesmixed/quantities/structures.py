@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..design.frame import is_numeric_column
-from ..errors import ArgumentError, ColumnError, MissingDataWarning
+from ..errors import ArgumentError, MissingDataWarning
 from ..model import MixedModel
 from ..spec import residual as res
+from ._columns import check_columns
 
 __all__ = ["compare_structures", "DEFAULT_STRUCTURES", "STRUCTURE_COLUMNS"]
 
@@ -198,13 +199,7 @@ def compare_structures(
         raise ArgumentError(f"method must be 'ML' or 'REML', got {method!r}")
     if not isinstance(bayes, (bool, np.bool_)):
         raise ArgumentError(f"bayes must be True or False, got {bayes!r}")
-    for arg, col in (("time", time), ("group", group), ("by", by)):
-        if col is not None and col not in data.columns:
-            raise ColumnError(
-                f"{arg}={col!r} is not a column of the data; available: "
-                f"{', '.join(map(str, data.columns))}",
-                col,
-            )
+    check_columns(data, time=time, group=group, by=by)
     specs = _resolve(structures, time, group, by, is_numeric_column(data, time))
     rows, fits, missing = [], {}, []
     for spec in specs:

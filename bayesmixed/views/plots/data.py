@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ...errors import ArgumentError, ColumnError
+from ...quantities._columns import check_columns
 from ...results.draws import as_components
 from ._common import POP_COLOR, get_ax, is_bayes, level_colors, pick_term
 
@@ -68,13 +69,7 @@ def data_lines(
     """
     if not isinstance(data, pd.DataFrame):
         raise ArgumentError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    for arg, col in (("x", x), ("y", y), ("group", group)):
-        if col is not None and col not in data.columns:
-            raise ColumnError(
-                f"{arg}={col!r} is not a column of the data; available: "
-                f"{', '.join(map(str, data.columns))}",
-                col,
-            )
+    check_columns(data, x=x, y=y, group=group)
     if bands not in ("auto", "group", "pooled", None):
         raise ArgumentError(f"bands must be 'auto', 'group', 'pooled' or None, got {bands!r}")
     ax = get_ax(ax)

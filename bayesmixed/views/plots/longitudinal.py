@@ -19,22 +19,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ...design.frame import factorize, is_numeric_column
-from ...errors import ArgumentError, ColumnError
+from ...errors import ArgumentError
+from ...quantities._columns import check_columns
 from ...results.draws import as_components
 from ._common import POP_COLOR, fitted_and_residuals, get_ax, get_axes, level_colors, pick_term
 from .data import _default_time
 
 __all__ = ["trajectories_by_time", "residual_correlation", "correlation_by_lag"]
-
-
-def _check_columns(frame: pd.DataFrame, **cols) -> None:
-    for arg, col in cols.items():
-        if col is not None and col not in frame.columns:
-            raise ColumnError(
-                f"{arg}={col!r} is not a column of the data; available: "
-                f"{', '.join(map(str, frame.columns))}",
-                col,
-            )
 
 
 def _time_axis(frame: pd.DataFrame, time: str, levels: list[str] | None = None):
@@ -62,7 +53,7 @@ def _fit_columns(fit, time, group):
         group = pick_term(fit, group, "trajectories_by_time()")
         time = time or _default_time(design)
         frame, levels = design.frame, None
-    _check_columns(frame, time=time, group=group)
+    check_columns(frame, time=time, group=group)
     beta = np.asarray(comp.as_draws().beta, float).mean(axis=0)
     fitted = fitted_and_residuals(fit)[0]
     return frame, design.y, time, group, levels, design.X @ beta, fitted
@@ -135,14 +126,14 @@ def trajectories_by_time(
         frame = fit_or_data
         if y is None or time is None or group is None:
             raise ArgumentError("trajectories_by_time(data): give y=, time= and group= columns")
-        _check_columns(frame, y=y, time=time, group=group, color=color)
+        check_columns(frame, y=y, time=time, group=group, color=color)
         yv = pd.to_numeric(frame[y], errors="coerce").to_numpy(float)
         pop, fit_vals, levels, yname = yv, None, None, y
     else:
         if y is not None:
             raise ArgumentError("y= is for data; a fit plots its own response")
         frame, yv, time, group, levels, pop, fit_vals = _fit_columns(fit_or_data, time, group)
-        _check_columns(frame, color=color)
+        check_columns(frame, color=color)
         yname = as_components(fit_or_data).design.response_name
         fit_vals = fit_vals if fitted else None
     x, ticks, labels = _time_axis(frame, time, levels)
