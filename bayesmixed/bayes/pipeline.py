@@ -40,6 +40,37 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def check_sample_args(draws, tune, chains, cores, target_accept, random_seed, sampler, kwargs):
+    """The checks of ``sample()``'s arguments shared by every Bayesian path: returns the
+    validated (draws, tune, chains, cores); raises ArgumentError naming the argument."""
+    draws = _check_int("draws", draws, 1)
+    tune = _check_int("tune", tune, 0)
+    chains = _check_int("chains", chains, 1)
+    if cores is not None:
+        cores = _check_int("cores", cores, 1)
+    if not (isinstance(target_accept, float | int) and 0 < float(target_accept) < 1):
+        raise ArgumentError(f"target_accept must be between 0 and 1, got {target_accept!r}")
+    if random_seed is not None and not isinstance(random_seed, (int, np.integer)):
+        raise ArgumentError(f"random_seed must be an integer or None, got {random_seed!r}")
+    if sampler in SAMPLERS:  # an unknown sampler is named by the sampler runner
+        check_sampler_kwargs(sampler, kwargs, _PUBLIC)
+    return draws, tune, chains, cores
+
+
+def record_provenance(idata, seed, sampler: str, parameterization: str, **extra) -> None:
+    """What reproduces these draws, kept with them (and in a saved netCDF file)."""
+    attrs = {
+        "random_seed": -1 if seed is None else seed,
+        "sampler": sampler,
+        "parameterization": parameterization,
+        **extra,
+        "bayesmixed_version": __version__,
+    }
+    for group in ("posterior", "sample_stats"):
+        if group in idata.groups():
+            idata[group].attrs.update(attrs)
+
+
 def sample_design(
     design: Design,
     *,
@@ -63,17 +94,9 @@ def sample_design(
     ``start``: optional callable returning REML estimates (β, σ, covariances) to centre the
     chains' starting points on."""
     t0 = time.perf_counter()
-    draws = _check_int("draws", draws, 1)
-    tune = _check_int("tune", tune, 0)
-    chains = _check_int("chains", chains, 1)
-    if cores is not None:
-        cores = _check_int("cores", cores, 1)
-    if not (isinstance(target_accept, float | int) and 0 < float(target_accept) < 1):
-        raise ArgumentError(f"target_accept must be between 0 and 1, got {target_accept!r}")
-    if random_seed is not None and not isinstance(random_seed, (int, np.integer)):
-        raise ArgumentError(f"random_seed must be an integer or None, got {random_seed!r}")
-    if sampler in SAMPLERS:  # an unknown sampler is named by run_sampler
-        check_sampler_kwargs(sampler, kwargs, _PUBLIC)
+    draws, tune, chains, cores = check_sample_args(
+        draws, tune, chains, cores, target_accept, random_seed, sampler, kwargs
+    )
     ps = resolve_priors(design, priors)
     info = graph_info(design, parameterization)
     model = None
@@ -100,17 +123,7 @@ def sample_design(
     )
     seed = None if random_seed is None else int(random_seed)
     out = assemble(raw, design, info, ps, seed, prior_draws_n=prior_draws)
-    # what reproduces these draws, kept with them (and in a saved netCDF file)
-    for group in ("posterior", "sample_stats"):
-        if group in out.idata.groups():
-            out.idata[group].attrs.update(
-                {
-                    "random_seed": -1 if seed is None else seed,
-                    "sampler": sampler,
-                    "parameterization": info.parameterization,
-                    "bayesmixed_version": __version__,
-                }
-            )
+    record_provenance(out.idata, seed, sampler, info.parameterization)
     fit = BayesFit(
         idata=out.idata,
         design=design,

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ..._version import __version__
 from ...design.build import Design
 from ...design.residual import ResidualDesign
 from ...errors import ArgumentError
-from ..pipeline import _PUBLIC, _check_int
-from ..sampler_options import check_sampler_kwargs
-from ..samplers import SAMPLERS
+from ..pipeline import check_sample_args, record_provenance
 from .draws import map_residual_draws
 from .fit import ResidualBayesFit
 from .graph import build_residual_model
@@ -45,25 +42,19 @@ def sample_residual_design(
     initialize β.
     """
     t0 = time.perf_counter()
-    draws = _check_int("draws", draws, 1)
-    tune = _check_int("tune", tune, 0)
-    chains = _check_int("chains", chains, 1)
-    if cores is not None:
-        cores = _check_int("cores", cores, 1)
     if parameterization not in ("auto", "marginal"):
         raise ArgumentError(
             f"parameterization={parameterization!r}: a model with a residual structure is "
             "sampled in the marginal form (random effects integrated out); use 'auto' or "
             "'marginal'"
         )
-    if not (isinstance(target_accept, float | int) and 0 < float(target_accept) < 1):
-        raise ArgumentError(f"target_accept must be between 0 and 1, got {target_accept!r}")
     if sampler == "numpyro":
         raise ArgumentError(
             "sampler='numpyro' is not available for residual structures; use 'nutpie' or 'pymc'"
         )
-    if sampler in SAMPLERS:
-        check_sampler_kwargs(sampler, kwargs, _PUBLIC)
+    draws, tune, chains, cores = check_sample_args(
+        draws, tune, chains, cores, target_accept, random_seed, sampler, kwargs
+    )
     ps = resolve_residual_priors(design, rd, priors)
     beta0 = None
     if start is not None:
@@ -95,16 +86,7 @@ def sample_residual_design(
     )
     seed = None if random_seed is None else int(random_seed)
     out = map_residual_draws(post, stats, design, g, ps, seed)
-    for group in ("posterior", "sample_stats"):
-        out.idata[group].attrs.update(
-            {
-                "random_seed": -1 if seed is None else seed,
-                "sampler": sampler,
-                "parameterization": "marginal",
-                "residual": repr(rd.spec),
-                "bayesmixed_version": __version__,
-            }
-        )
+    record_provenance(out.idata, seed, sampler, "marginal", residual=repr(rd.spec))
     fit = ResidualBayesFit(
         idata=out.idata,
         design=design,
