@@ -35,8 +35,8 @@ How A V A' is formed is chosen once per model (``ProfiledDeviance._mode``); all 
 numbers to rounding (tests/reml/test_deviance_paths.py):
 
 * ``dense``  — A stored dense, one small matrix product (tiny later blocks);
-* ``fused``  — scalar later terms: one sparse product yields the lower triangle of the
-  later-term block, already scaled by Λ_r, with the identity added, laid out as S itself;
+* ``fused``  — scalar later terms: one sparse product yields the rank update at the nonzero
+  entries of the later-term block's lower triangle, scaled there by Λ_r, identity added;
 * ``pairs``  — later terms with slopes: the update is subtracted, then Λ_r applied by blocks;
 * ``sparse`` — when the pair list would be too long: a sparse L L' product.
 
@@ -126,18 +126,19 @@ class ProfiledDeviance:
         qr = self.qr = sum(t.q for t in self.rest)
         N = self.N = qr + P
 
-        omega = np.empty((N, N), order="F")
+        # zeros, not empty: with the fused map Ω's later-term block stays zero (the map holds it)
+        omega = np.zeros((N, N), order="F")
         omega[qr:, qr:] = W.T @ W
         if self.rest:
             Zr = sp.hstack([t.Z for t in self.rest], format="csc")
             ZrtZr = Zr.T @ Zr
-            omega[:qr, :qr] = ZrtZr.toarray()
             ZrtW = np.asarray(Zr.T @ W)
             omega[:qr, qr:] = ZrtW
             omega[qr:, :qr] = ZrtW.T
             self.A21Z = (Zr.T @ t1.Z).tocsr()  # qr × q1, columns (level, effect)
             perm = (np.arange(self.k1)[:, None] + self.k1 * np.arange(self.m1)[None, :]).ravel()
-            self.A21Zs = self.A21Z[:, perm].tocsr()  # columns (effect, level)
+            # columns (effect, level); the same order when k1 = 1
+            self.A21Zs = self.A21Z if self.k1 == 1 else self.A21Z[:, perm].tocsr()
         else:
             self.A21Z = self.A21Zs = None
         self.omega = omega
@@ -179,8 +180,9 @@ class ProfiledDeviance:
                     self._mode = "pairs"
                     self._pairs = pair_map(entries, N, nv)
                 del entries
-        # scratch for criterion-only evaluations (the fused map returns a new array instead)
-        self._S = np.empty((N, N), order="F") if self._fused is None else None
+            if self._mode != "fused":
+                omega[:qr, :qr] = ZrtZr.toarray()
+        self._S = np.empty((N, N), order="F")  # scratch for criterion-only evaluations
         self._full = full_system(design, W) if design.q + P <= _FULL_DENSE_MAX else None
         self.evaluations = 0
 
@@ -221,7 +223,7 @@ class ProfiledDeviance:
             S[:, off : off + q] = np.einsum("njb,ba->nja", cols, T).reshape(N, q)
 
     def _assemble(self, theta: np.ndarray, S: np.ndarray):
-        """The Schur complement at θ in S (F-ordered N×N; the fused map makes a new array).
+        """The Schur complement at θ in S (F-ordered N×N, lower triangle).
 
         Returns (T1, log|L11|², first-block factors, S).
         """
@@ -240,11 +242,11 @@ class ProfiledDeviance:
             for off, t, sl in self._rest_layout:
                 lam[off : off + t.m] = theta[sl][0]
             th = np.array([theta[sl][0] for _, _, sl in self._rest_layout])
-            scale = np.outer(th, th).ravel()
-            v = vflat(V, self.k1)
-            w = np.concatenate([(scale[:, None] * v[None, :]).ravel(), scale, [1.0]])
-            # a new array each time, so the scratch S is not used (a factor keeps its own)
-            S = (self._fused @ w).reshape((self.N, self.N), order="F")
+            fused = self._fused
+            # the map gives the nonzero entries of the later-term columns' lower triangle;
+            # the rest of those columns must be zero (a factor overwrote them)
+            S[:, :qr] = 0.0
+            S.T.reshape(-1)[fused.keys] = fused.values(vflat(V, k1), np.outer(th, th).ravel())
             VD = times_levels_dense(V, self.D1s, k1)
             S[qr:, :qr] = (self.omega[qr:, :qr] - (self.A21Zs @ VD).T) * lam[None, :qr]
             S[qr:, qr:] = self.omega[qr:, qr:] - self.D1s.reshape(-1, self.P).T @ VD
@@ -297,8 +299,7 @@ class ProfiledDeviance:
         """Blocked Cholesky factor of the PLS system at ``theta``."""
         theta = np.asarray(theta, dtype=float)
         self.evaluations += 1
-        S = np.empty((self.N, self.N), order="F") if self._fused is None else None
-        T1, ld1, blocks, S = self._assemble(theta, S)
+        T1, ld1, blocks, S = self._assemble(theta, np.empty((self.N, self.N), order="F"))
         if self.k1 == 1:
             l11 = np.sqrt(blocks)
             L11 = l11[:, None, None]

@@ -91,8 +91,10 @@ def test_rank_update_maps_match_dense(k):
         Zr = sp.random(30, qr, density=0.3, random_state=5, format="csc")
         ZrtZr = (Zr.T @ Zr).tocsr()
         lam = 0.7
-        fmap = fused_map(entries, ZrtZr, [qr], qr, N, nv)
-        S = (fmap @ np.concatenate([lam * lam * V, [lam * lam, 1.0]])).reshape(N, N, order="F")
+        fused = fused_map(entries, ZrtZr, [qr], qr, N, nv)
+        flat = np.zeros(N * N)
+        flat[fused.keys] = fused.values(V, np.array([lam * lam]))
+        S = flat.reshape(N, N, order="F")
         want = np.tril(lam * lam * (ZrtZr.toarray() - M)) + np.eye(qr)
         np.testing.assert_allclose(S[:qr, :qr], want, atol=1e-12)
         assert not S[qr:].any()

@@ -9,8 +9,8 @@ MixedModels.jl's sparse rank update), whose result is scattered into the Schur c
 * :func:`pair_entries` lists the update entry by entry, (r, s, entry of V, weight);
 * :func:`pair_map` — later terms with slopes: a map subtracting the update from S, both
   triangles, before Λ_r is applied by blocks;
-* :func:`fused_map` — scalar later terms: one map yielding the lower triangle of the whole
-  later-term block of S, already scaled by Λ_r and with the identity added.
+* :func:`fused_map` — scalar later terms: one map yielding the nonzero entries of the lower
+  triangle of the later-term block of S, already scaled by Λ_r and with the identity added.
 
 Examples
 --------
@@ -26,10 +26,12 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["fused_map", "pair_entries", "pair_map"]
+__all__ = ["FusedMap", "fused_map", "pair_entries", "pair_map"]
 
 
 def pair_entries(A21Z: sp.csr_matrix, k1: int, m1: int, qr: int, budget: float):
@@ -105,42 +107,68 @@ def pair_map(entries, N: int, nv: int):
     return keys, sp.csr_matrix((data, (rows, col)), shape=(len(keys), nv))
 
 
-def fused_map(
-    entries, ZrtZr: sp.spmatrix, levels: list[int], qr: int, N: int, nv: int
-) -> sp.csr_matrix:
-    """Map whose product with the class-weighted V gives S (F-order, flattened).
+@dataclass
+class FusedMap:
+    """The later-term block of S for scalar later terms, entry by nonzero entry.
 
-    With scalar later terms (``levels``: their numbers of levels), Λ_r is diagonal and
-    S_rs = λ_r λ_s (Ω_rs − M_rs) + δ_rs: a fixed linear function of the entries of V scaled
-    by the products λ_r λ_s, which take one value per pair of terms ("class"). One
-    matrix–vector product with the weights per class then yields every entry of the
-    later-term block's lower triangle, in place in the flattened S (one row per position
-    of S; the others stay empty, so the upper triangle and the X, y rows come out zero).
-    This replaces copying Ω, subtracting, scaling and scattering N² entries per evaluation.
+    ``keys`` are the F-order positions in S of the nonzero entries of the block's lower
+    triangle; at them S = λ_r λ_s (Ω − A21Z V A21Z') + I, where ``pairs @ vflat(V)`` gives
+    the rank update, ``omega`` holds Ω, ``classes`` the pair of terms (r's, s's) whose
+    λ_r λ_s scales each entry, and ``diag`` indexes the diagonal among the keys.
+    """
+
+    keys: np.ndarray
+    pairs: sp.csc_matrix
+    omega: np.ndarray
+    classes: np.ndarray
+    diag: np.ndarray
+
+    def values(self, v: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """S at ``keys`` for V's entries ``v`` and the λ_r λ_s per class ``scale``."""
+        out = self.omega - self.pairs @ v
+        out *= scale[self.classes]
+        out[self.diag] += 1.0
+        return out
+
+
+def fused_map(entries, ZrtZr: sp.spmatrix, levels: list[int], qr: int, N: int, nv: int) -> FusedMap:
+    """The :class:`FusedMap` of scalar later terms (``levels``: their numbers of levels).
+
+    With Λ_r diagonal, S_rs = λ_r λ_s (Ω_rs − M_rs) + δ_rs: per evaluation, one
+    matrix–vector product for M at the nonzero positions only, scaled by one value per pair
+    of terms, replaces copying Ω, subtracting, scaling and scattering N² entries. The map
+    is stored by columns (one per entry of V): :func:`pair_entries` lists the pairs level
+    by level, already in column order, so building it needs no sort.
     """
     r, s, col, data = entries
     nt = len(levels)
-    ncls = nt * nt
     om = sp.tril(ZrtZr).tocoo()
-    sc = np.arange(qr, dtype=np.int64)
-    rows = [r + s.astype(np.int64) * N, om.row + om.col.astype(np.int64) * N, sc * (N + 1)]
-    vals = [-data, om.data, np.ones(qr)]
-    if nt == 1:
-        # one class; the pairs come level by level, i.e. sorted by column: build CSC
-        cols = [col, np.full(om.nnz, nv), np.full(qr, nv + 1)]
-        counts = np.bincount(np.concatenate(cols), minlength=nv + 2)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        M = sp.csc_matrix(
-            (np.concatenate(vals), np.concatenate(rows), indptr), shape=(N * N, nv + 2)
-        )
-        return M.tocsr()
-    term = np.repeat(np.arange(nt), levels)
-    cols = [
-        (term[r] * nt + term[s]) * nv + col,
-        ncls * nv + term[om.row] * nt + term[om.col],
-        np.full(qr, ncls * nv + ncls),
-    ]
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(N * N, ncls * nv + ncls + 1),
-    )
+    diag_flat = np.arange(qr, dtype=np.int64) * (N + 1)
+    pair_flat = r + s.astype(np.int64) * N
+    om_flat = om.row + om.col.astype(np.int64) * N
+    # distinct positions by marking an N×N table: no sort of the pairs
+    seen = np.zeros(N * N, dtype=bool)
+    seen[pair_flat] = True
+    seen[om_flat] = True
+    seen[diag_flat] = True
+    keys = np.flatnonzero(seen)
+    del seen
+    lookup = np.empty(N * N, dtype=np.int32)
+    lookup[keys] = np.arange(len(keys), dtype=np.int32)
+    rows = lookup[pair_flat]
+    omega = np.zeros(len(keys))
+    np.add.at(omega, lookup[om_flat], om.data)
+    diag = lookup[diag_flat]
+    del lookup, pair_flat
+    if np.any(col[1:] < col[:-1]):  # pair_entries keeps column order; stay correct without it
+        order = np.argsort(col, kind="stable")
+        col, rows, data = col[order], rows[order], data[order]
+    indptr = np.zeros(nv + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col, minlength=nv), out=indptr[1:])
+    if len(rows) < 2**31 - 1:
+        indptr = indptr.astype(np.int32)
+    pairs = sp.csc_matrix((data, rows, indptr), shape=(len(keys), nv))
+    term = np.repeat(np.arange(nt, dtype=np.int32), levels)
+    kr, ks = keys % N, keys // N
+    classes = (term[kr] * nt + term[ks]).astype(np.intp)
+    return FusedMap(keys, pairs, omega, classes, diag)
