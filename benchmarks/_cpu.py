@@ -135,11 +135,17 @@ class ThreadCPU:
 
     def describe(self, names: bool = False) -> str:
         """One line, e.g. ``threads: 98%, 97%, main 3%`` (CPU % of the wall time); with
-        ``names`` each worker's thread name first (``nutpie-worker-1 98%``)."""
+        ``names`` each worker's thread name first (``nutpie-worker-1 98%``). ``other``: the
+        process CPU not in the listed threads (threads below the threshold or that lived
+        between two polls), shown when above the threshold."""
         w = max(self.wall, 1e-9)
         parts = [f"{u.name + ' ' if names else ''}{100 * u.cpu / w:.0f}%" for u in self.workers()]
         main = [u for u in self.threads if u.main]
         parts.append(f"main {100 * main[0].cpu / w:.0f}%" if main else "main 0%")
+        # threads that ended between two polls, the small ones and the poller itself
+        other = self.process_cpu - sum(u.cpu for u in self.busy())
+        if other / w > self.threshold:
+            parts.append(f"other {100 * other / w:.0f}%")
         return "threads: " + ", ".join(parts)
 
     def overlap(self) -> float:

@@ -64,6 +64,7 @@ import bayesmixed as bm
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _cpu import thread_cpu  # noqa: E402
 from reml_speed import machine_info  # noqa: E402
 
 OUT = HERE / "out" / "bayes_speed.md"
@@ -142,6 +143,7 @@ class Run:
     sds: dict  # param → posterior SD
     divergences: int
     inner: float | None = None  # bayesmixed: sampler time; R: Stan's own warmup + sampling
+    cpu: str | None = None  # bayesmixed: CPU per thread ("threads: 98%, 97%, main 3%")
 
     @property
     def min_ess(self) -> float:
@@ -192,17 +194,19 @@ def bambi_draws(idata) -> dict:
 def run_python(engine: Engine, case: Case, data: pd.DataFrame, seed: int, draws: int) -> Run:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        cpu = None
         if engine.kind == "bayesmixed":
-            t0 = time.perf_counter()
-            fit = bm.MixedModel(case.formula, data).sample(
-                draws=draws,
-                tune=draws if draws < DRAWS else TUNE,
-                chains=CHAINS,
-                random_seed=seed,
-                progressbar=False,
-                **engine.kwargs,
-            )
-            wall = time.perf_counter() - t0
+            with thread_cpu() as cpu:
+                t0 = time.perf_counter()
+                fit = bm.MixedModel(case.formula, data).sample(
+                    draws=draws,
+                    tune=draws if draws < DRAWS else TUNE,
+                    chains=CHAINS,
+                    random_seed=seed,
+                    progressbar=False,
+                    **engine.kwargs,
+                )
+                wall = time.perf_counter() - t0
             d = bayesmixed_draws(fit)
             div = int(fit.idata.sample_stats["diverging"].values.sum())
             inner = fit.sampling_seconds
@@ -230,6 +234,7 @@ def run_python(engine: Engine, case: Case, data: pd.DataFrame, seed: int, draws:
         sds={k: float(np.std(v, ddof=1)) for k, v in d.items()},
         divergences=div,
         inner=inner,
+        cpu=cpu.describe(names=True) if cpu else None,
     )
 
 
@@ -502,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault((e.key, case.key), []).append(run)
                     print(
                         f"{case.key} {e.key} run {r + 1}: {run.wall:.2f} s, min ESS "
-                        f"{run.min_ess:.0f}, {run.ess_per_s:.0f} ESS/s, div {run.divergences}",
+                        f"{run.min_ess:.0f}, {run.ess_per_s:.0f} ESS/s, div {run.divergences} "
+                        f"{run.cpu or ''}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -597,6 +603,10 @@ def report(engines, results, fresh, compile_s, reml, reps, command, r_version):
                 f"| {e.label} | {wall} | {s['ess']:,.0f} | {s['ess_s']:,.0f} | {ratio} "
                 f"| {s['div']} | {cold} | {warmproc} |"
             )
+        cpus = [f"{e.key} {results[(e.key, case.key)][-1].cpu}" for e in rows]
+        cpus = [c for c in cpus if not c.endswith(" None")]
+        if cpus:
+            lines += ["", "CPU per thread of the last run, % of its wall: " + "; ".join(cpus) + "."]
         lines.append("")
         # posterior means side by side (engines' priors differ: bambi, brms, rstanarm use
         # their own defaults), with the REML estimates for reference
