@@ -49,10 +49,8 @@ def pair_entries(A21Z: sp.csr_matrix, k1: int, m1: int, qr: int, budget: float):
     key = lev.astype(np.int64) * qr + coo.row
     uniq, inv = np.unique(key, return_inverse=True)
     nu = len(uniq)
-    vals = np.empty((nu, k1))
-    for a in range(k1):
-        sel = eff == a
-        vals[:, a] = np.bincount(inv[sel], weights=coo.data[sel], minlength=nu)
+    # one contiguous vector per effect: gathers from a column of an (nu, k1) array are slow
+    vals = [np.bincount(inv[eff == a], weights=coo.data[eff == a], minlength=nu) for a in range(k1)]
     glev = uniq // qr
     grow = uniq % qr
     counts = np.bincount(glev, minlength=m1)
@@ -72,14 +70,14 @@ def pair_entries(A21Z: sp.csr_matrix, k1: int, m1: int, qr: int, budget: float):
     glev = glev.astype(idx)
     r, s = grow[first], grow[second]
     if k1 == 1:
-        return r, s, glev[first], vals[first, 0] * vals[second, 0]
+        return r, s, glev[first], vals[0][first] * vals[0][second]
     # V's entries in (a, b, level) order, as vflat concatenates them
     ab = [(a, b) for a in range(k1) for b in range(k1)]
     return (
         np.tile(r, k1 * k1),
         np.tile(s, k1 * k1),
         np.concatenate([glev[first] + (a * k1 + b) * m1 for a, b in ab]),
-        np.concatenate([vals[first, a] * vals[second, b] for a, b in ab]),
+        np.concatenate([vals[a][first] * vals[b][second] for a, b in ab]),
     )
 
 
