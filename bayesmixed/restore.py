@@ -133,11 +133,13 @@ def _restore_bayes(path, model, state, arrays, idata):
         saved = idata.log_likelihood["y"].values.reshape(ll.shape)
         if not _close(ll, saved):
             raise _refuse(path, "pointwise log-likelihood", "posterior.nc", "recomputed")
+    info = graph_info(design, state["parameterization"])
+    info.term_modes = dict(state.get("term_modes") or {})
     return BayesFit(
         idata=idata,
         design=design,
         priors=PriorSet.from_dict(state["priors"]),
-        info=graph_info(design, state["parameterization"]),
+        info=info,
         components_=comps,
         sampler=state["sampler"],
         seconds=state["seconds"],

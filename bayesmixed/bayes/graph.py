@@ -8,6 +8,10 @@ Three parameterizations of the same model (and so one posterior):
                    PyTensor Op by :mod:`~bayesmixed.bayes.ops`): NUTS samples
                    only β, σ, the SDs and correlations; b is drawn afterwards from its exact
                    Gaussian conditional posterior for every draw.
+``"partial"``      crossed terms too wide to integrate out together: the effects of the
+                   data-rich terms are sampled (centred or non-centred, per term) and the
+                   others integrated out given them (:mod:`~bayesmixed.bayes.marginal.partial`;
+                   nutpie only — the other samplers get the non-centred graph).
 
 Named variables (PyMC names): fixed effects by R column name, with ``"Intercept"`` for the
 intercept at the mean of the other predictors (non-intercept columns are centred for
@@ -27,7 +31,8 @@ import numpy as np
 
 from ..design.build import Design
 from ..errors import ArgumentError
-from .marginal.likelihood import DENSE_LIMIT, MarginalModel, structure_of
+from .marginal.likelihood import MarginalModel, structure_of
+from .marginal.partition import integrable, partial_split
 from .priors import PriorSet
 
 if TYPE_CHECKING:
@@ -39,9 +44,39 @@ __all__ = [
     "build_model",
     "choose_parameterization",
     "PARAMETERIZATIONS",
+    "Parameterization",
 ]
 
-PARAMETERIZATIONS = ("auto", "marginal", "noncentered", "centered")
+PARAMETERIZATIONS = ("auto", "marginal", "partial", "noncentered", "centered")
+
+
+class Parameterization(str):
+    """The parameterization sampled (a string, as before) that also says per term what it
+    got: ``.terms`` maps each term's name to ``"marginal"`` (integrated out),
+    ``"centered"`` or ``"noncentered"``.
+
+    Examples
+    --------
+    >>> p = Parameterization("partial", {"s": "marginal", "d": "centered"})
+    >>> p == "partial", p.terms["d"]
+    (True, 'centered')
+    >>> p
+    'partial' (s: marginal, d: centered)
+    """
+
+    terms: dict
+
+    def __new__(cls, name: str, terms: dict):
+        obj = super().__new__(cls, name)
+        obj.terms = dict(terms)
+        return obj
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}: {v}" for k, v in self.terms.items())
+        return f"{str.__repr__(self)} ({inner})" if inner else str.__repr__(self)
+
+    def __reduce__(self):
+        return (Parameterization, (str(self), self.terms))
 
 
 @dataclass
@@ -58,12 +93,23 @@ class GraphInfo:
     re_rv: list[str]  # per term ("z|g" or "b|g"; unused for marginal)
     coords: dict = field(default_factory=dict)
     y_data: str | None = None  # name of the pm.Data holding y when built with mutable_y=True
+    # "partial": the sampled terms, the integrated ones in factorization order, and per term
+    # name what it got (the sampled terms' centring is settled when sampling starts)
+    sampled: list[int] = field(default_factory=list)
+    integrated: list[int] = field(default_factory=list)
+    term_modes: dict = field(default_factory=dict)
+
+    def described(self, design: Design) -> Parameterization:
+        """The parameterization with what each term of ``design`` got."""
+        modes = self.term_modes or {t.name: self.parameterization for t in design.terms}
+        return Parameterization(self.parameterization, modes)
 
 
 def choose_parameterization(design: Design) -> str:
     """``"auto"``: the marginal form whenever its structured factorization applies (nested
     chains of any size; crossed terms whose dense Schur block is at most ``DENSE_LIMIT``
-    wide), otherwise non-centred.
+    wide); else the partly marginal form when some terms can be integrated out given the
+    others; otherwise non-centred.
 
     Examples
     --------
@@ -74,11 +120,9 @@ def choose_parameterization(design: Design) -> str:
     """
     if not design.terms:
         return "noncentered"
-    structure, _ = structure_of(design)
-    if structure == "nested":
+    if integrable(design):
         return "marginal"
-    qr = sum(t.q for t in design.terms[1:])
-    return "marginal" if qr <= DENSE_LIMIT else "noncentered"
+    return "partial" if partial_split(design) is not None else "noncentered"
 
 
 def _cpc_betas(k: int, eta: float) -> np.ndarray:
@@ -141,8 +185,14 @@ def graph_info(design: Design, parameterization: str = "auto") -> GraphInfo:
         )
     if parameterization == "auto":
         parameterization = choose_parameterization(design)
-    if not design.terms and parameterization in ("marginal", "centered"):
+    if not design.terms and parameterization in ("marginal", "partial", "centered"):
         parameterization = "noncentered"
+    split = partial_split(design) if parameterization == "partial" else None
+    if parameterization == "partial" and split is None:
+        raise ArgumentError(
+            "parameterization='partial' needs a term that can be integrated out given the "
+            "others; this model has none: use 'auto', 'noncentered' or 'centered'"
+        )
     structure = structure_of(design)[0] if design.terms else "none"
 
     X = design.X
@@ -179,6 +229,8 @@ def graph_info(design: Design, parameterization: str = "auto") -> GraphInfo:
         re_rv=re_rv,
         coords=coords,
     )
+    if split is not None:
+        info.sampled, info.integrated = split
     return info
 
 
@@ -231,6 +283,13 @@ def build_model(
 
     _probe_blas_quietly()
     info = graph_info(design, parameterization)
+    if info.parameterization == "partial":
+        if parameterization == "partial":
+            raise ArgumentError(
+                "parameterization='partial' has no PyMC graph (it runs on nutpie's compiled "
+                "density): use 'noncentered' or 'centered' for a PyMC model"
+            )
+        info = graph_info(design, "noncentered")
     parameterization = info.parameterization
     if mutable_y and parameterization == "marginal":
         raise ArgumentError(

@@ -99,9 +99,17 @@ def sample_design(
     )
     ps = resolve_priors(design, priors)
     info = graph_info(design, parameterization)
+    if info.parameterization == "partial" and sampler != "nutpie":
+        if parameterization == "partial":
+            raise ArgumentError(
+                f"parameterization='partial' runs on sampler='nutpie' only, not {sampler!r}: "
+                "choose sampler='nutpie' or parameterization='noncentered'"
+            )
+        parameterization = "noncentered"
+        info = graph_info(design, parameterization)
     model = None
-    if not (sampler == "nutpie" and info.parameterization == "marginal"):
-        # the compiled marginal sampler needs no PyMC graph (nor PyMC's import time)
+    if not (sampler == "nutpie" and info.parameterization in ("marginal", "partial")):
+        # the compiled marginal samplers need no PyMC graph (nor PyMC's import time)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             model, info = build_model(design, ps, parameterization)
@@ -123,7 +131,14 @@ def sample_design(
     )
     seed = None if random_seed is None else int(random_seed)
     out = assemble(raw, design, info, ps, seed, prior_draws_n=prior_draws)
-    record_provenance(out.idata, seed, sampler, info.parameterization)
+    modes = info.described(design).terms
+    record_provenance(
+        out.idata,
+        seed,
+        sampler,
+        str(info.parameterization),
+        parameterization_terms="; ".join(f"{k}: {v}" for k, v in modes.items()),
+    )
     fit = BayesFit(
         idata=out.idata,
         design=design,

@@ -15,7 +15,7 @@ from ..errors import ArgumentError, LooWarning, SamplingWarning
 from ..results.components import Components, ran_pars_values
 from ..results.fit import Fit
 from ..results.frames import check_effects, ranef_frame, tidy_frame
-from .graph import GraphInfo
+from .graph import GraphInfo, Parameterization
 from .priors import PriorSet
 
 __all__ = ["BayesFit", "DIAGNOSTIC_LIMITS"]
@@ -62,9 +62,10 @@ class BayesFit(Fit):
     target_accept: float = 0.8
 
     @property
-    def parameterization(self) -> str:
-        """Parameterization actually sampled."""
-        return self.info.parameterization
+    def parameterization(self) -> Parameterization:
+        """Parameterization actually sampled (a string), with ``.terms``: what each term got
+        (``"marginal"``: integrated out; ``"centered"``; ``"noncentered"``)."""
+        return self.info.described(self.design)
 
     @property
     def nchains(self) -> int:
@@ -90,7 +91,8 @@ class BayesFit(Fit):
             arrays[f"b_{i}"] = b
         state = {
             "priors": self.priors.to_dict(),
-            "parameterization": self.parameterization,
+            "parameterization": str(self.parameterization),
+            "term_modes": dict(self.info.term_modes),
             "sampler": self.sampler,
             "seconds": float(self.seconds),
             "sampling_seconds": float(self.sampling_seconds),
@@ -218,7 +220,7 @@ class BayesFit(Fit):
                     "divergences": int(div.values.sum()) if div is not None else 0,
                     "max_rhat": float(np.nanmax(diag["rhat"])),
                     "min_ess_bulk": float(np.nanmin(diag["ess_bulk"])),
-                    "parameterization": self.parameterization,
+                    "parameterization": str(self.parameterization),
                     "seconds": self.seconds,
                     "sampler": self.sampler,
                     "chains": self.nchains,

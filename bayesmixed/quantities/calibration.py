@@ -176,7 +176,7 @@ def _fit_compiled(token, design, ps, parameterization, settings, seed):
 
     from ..bayes.graph import build_model
     from ..bayes.posterior import assemble
-    from ..bayes.samplers import RawDraws, _from_arrays, _stats_from_idata
+    from ..bayes.raw_draws import RawDraws, _from_arrays, _stats_from_idata
 
     if token not in _COMPILED:
         with warnings.catch_warnings():

@@ -805,17 +805,31 @@ def nested_loglik_grad(
 
     ll is -inf (gradient zero) if a block is not positive definite.
     """
+    ll, db, ds, dS, _ = nested_loglik_grad_b(
+        beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+    )
+    return ll, db, ds, dS
+
+
+@njit(**_JIT)
+def nested_loglik_grad_b(
+    beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, Gn, anc
+):  # pragma: no cover
+    """:func:`nested_loglik_grad` and the conditional means b̂ (K, M) it went through."""
     nt = ks.shape[0]
     K = C.shape[0]
     T, rr, g, c, A = _setup(beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty)
     logdet, wsq, Li, w, F = _nested_factor(T, A, c, ks, lo, Gn, anc)
     if not logdet == logdet:
-        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K))
+        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K)), np.zeros(e.shape)
     u = _nested_solve(ks, lo, anc, Li, F, w)
     b = _effects(T, ks, lo, u)
     Zsum = _nested_invdiag(ks, lo, anc, Li, F)
     bZZb = _nested_bzzb(ks, lo, C, Gn, anc, b)
-    return _finish(beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet)
+    ll, db, ds, dS = _finish(
+        beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet
+    )
+    return ll, db, ds, dS, b
 
 
 @njit(**_JIT)
@@ -1086,17 +1100,31 @@ def dense_loglik_grad(
 
     ll is -inf (gradient zero) if a block or the Schur complement is not positive definite.
     """
+    ll, db, ds, dS, _ = dense_loglik_grad_b(
+        beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc
+    )
+    return ll, db, ds, dS
+
+
+@njit(**_JIT)
+def dense_loglik_grad_b(
+    beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc
+):  # pragma: no cover
+    """:func:`dense_loglik_grad` and the conditional means b̂ (K, M) it went through."""
     nt = ks.shape[0]
     K = C.shape[0]
     T, rr, g, c, A = _setup(beta, sigma, Lp, ks, lo, C, D, e, XtX, Xty, yty)
     logdet, wsq, Li, w1, P, Ls, w2 = _dense_factor(T, A, c, ks, lo, G0r, Grr, rt, rl, rc)
     if not logdet == logdet:
-        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K))
+        return -np.inf, np.zeros(beta.shape[0]), 0.0, np.zeros((nt, K, K)), np.zeros(e.shape)
     u = _dense_solve(T, ks, lo, rt, rl, rc, Li, P, Ls, w1, w2)
     b = _effects(T, ks, lo, u)
     Zsum = _dense_invdiag(T, ks, lo, rt, rc, Li, P, Ls)
     bZZb = _dense_bzzb(ks, lo, rl, rc, C, G0r, Grr, b)
-    return _finish(beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet)
+    ll, db, ds, dS = _finish(
+        beta, sigma, Lp, T, ks, lo, D, g, XtX, Xty, n, b, bZZb, Zsum, rr, wsq, logdet
+    )
+    return ll, db, ds, dS, b
 
 
 @njit(**_JIT)
@@ -1293,3 +1321,403 @@ def dense_logp_grad(
     if not _finite(lp, grad):
         return -np.inf, np.zeros(x.shape[0])
     return lp, grad
+
+
+# ---------------------------------------------------------------------------- partly marginal
+# Some terms sampled (their effects are coordinates of x, after the scalars), the others
+# integrated out given them: y* = y − Σ_{t sampled} Z_t b_t enters the marginal kernels only
+# through Z_M'y*, X'y* and y*'y*, and ∂ℓ/∂b_t = Z_t'(y* − Xβ − Z_M b̂_M)/σ². Rows are read
+# from Zr (nt, K, n) (each term's model-matrix columns) and codes (nt, n); ``samp`` is 0 for
+# an integrated term, 1 for a centred and 2 for a non-centred sampled one; ``eoff`` the
+# offsets of each term's effects after the nb scalars (level-major, k per level); ``lo_all``
+# the global level offsets of all terms and ``msub`` each term's index among the integrated
+# terms (−1 for sampled ones), whose kernel layout is (ksM, loM, ...).
+_LOG2PI = math.log(2.0 * math.pi)
+
+
+@njit(**_JIT)
+def _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre):  # pragma: no cover
+    """b (K, M_all) of the sampled terms from x and their log prior.
+
+    A hierarchically centred level (``centre[gl]`` ≥ 0) holds η = b + x[centre[gl]] in its
+    intercept coordinate: the intercept of its parent level, or the fixed intercept."""
+    nt = ks.shape[0]
+    K = Lp.shape[1]
+    b = np.zeros((K, lo_all[nt]))
+    v = np.empty(K)
+    lp = 0.0
+    for t in range(nt):
+        if samp[t] == 0:
+            continue
+        k = ks[t]
+        l0 = lo_all[t]
+        m = lo_all[t + 1] - l0
+        base = nb + eoff[t]
+        lp -= 0.5 * m * k * _LOG2PI
+        if samp[t] == 1:  # b ~ N(0, LL'): −½‖L⁻¹b‖² − m log|L|
+            for a in range(k):
+                lp -= m * math.log(Lp[t, a, a])
+            for j in range(m):
+                for a in range(k):
+                    s = x[base + j * k + a]
+                    if a == 0 and centre[l0 + j] >= 0:
+                        s -= x[centre[l0 + j]]
+                    b[a, l0 + j] = s
+                    for r in range(a):
+                        s -= Lp[t, a, r] * v[r]
+                    v[a] = s / Lp[t, a, a]
+                    lp -= 0.5 * v[a] * v[a]
+        else:  # b = L z, z ~ N(0, I)
+            for j in range(m):
+                for a in range(k):
+                    z = x[base + j * k + a]
+                    lp -= 0.5 * z * z
+                    acc = 0.0
+                    for r in range(a + 1):
+                        acc += Lp[t, a, r] * x[base + j * k + r]
+                    b[a, l0 + j] = acc
+    return b, lp
+
+
+@njit(**_JIT)
+def _partial_ystar(
+    b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
+):  # pragma: no cover
+    """f = Σ_sampled Z_t b_t per row, and Z_M'y*, X'y*, y*'y* for y* = y − f."""
+    nt = ks.shape[0]
+    n = y.shape[0]
+    p = Xc.shape[1]
+    f = np.zeros(n)
+    for t in range(nt):
+        if samp[t] == 0:
+            continue
+        l0 = lo_all[t]
+        for a in range(ks[t]):
+            for i in range(n):
+                f[i] += Zr[t, a, i] * b[a, l0 + codes[t, i]]
+    e2 = eM.copy()
+    for t in range(nt):
+        s = msub[t]
+        if s < 0:
+            continue
+        l0 = loM[s]
+        for a in range(ks[t]):
+            for i in range(n):
+                e2[a, l0 + codes[t, i]] -= Zr[t, a, i] * f[i]
+    Xty2 = Xty.copy()
+    yty2 = yty
+    for i in range(n):
+        fi = f[i]
+        yty2 += fi * (fi - 2.0 * y[i])
+        for q in range(p):
+            Xty2[q] -= Xc[i, q] * fi
+    return f, e2, Xty2, yty2
+
+
+@njit(**_JIT)
+def _sub_factors(Lp, msub, KM, ntM):  # pragma: no cover
+    """The integrated terms' covariance factors in their own (ntM, KM, KM) layout."""
+    out = np.zeros((ntM, KM, KM))
+    for t in range(msub.shape[0]):
+        s = msub[t]
+        if s >= 0:
+            for a in range(KM):
+                for c in range(KM):
+                    out[s, a, c] = Lp[t, a, c]
+    return out
+
+
+@njit(**_JIT)
+def _partial_grad(
+    x, nb, b, bM, f, beta, sigma, Lp, Xc, y, codes, Zr, ks, samp, eoff, lo_all, msub, loM, dSig
+):  # pragma: no cover
+    """Gradient over the effect coordinates; fills dSig (∂/∂Σ_t) of the sampled terms."""
+    nt = ks.shape[0]
+    n = y.shape[0]
+    p = Xc.shape[1]
+    K = Lp.shape[1]
+    s2 = sigma * sigma
+    rho = np.empty(n)  # (y* − Xβ − Z_M b̂_M)/σ² = −∂ℓ/∂y*
+    for i in range(n):
+        r = y[i] - f[i]
+        for q in range(p):
+            r -= Xc[i, q] * beta[q]
+        rho[i] = r
+    for t in range(nt):
+        s = msub[t]
+        if s < 0:
+            continue
+        l0 = loM[s]
+        for a in range(ks[t]):
+            for i in range(n):
+                rho[i] -= Zr[t, a, i] * bM[a, l0 + codes[t, i]]
+    for i in range(n):
+        rho[i] /= s2
+    ge = np.zeros(x.shape[0] - nb)
+    Li = np.zeros((K, K))
+    H = np.zeros((K, K))
+    h = np.empty(K)
+    v = np.empty(K)
+    for t in range(nt):
+        if samp[t] == 0:
+            continue
+        k = ks[t]
+        l0 = lo_all[t]
+        m = lo_all[t + 1] - l0
+        off = eoff[t]
+        G = np.zeros((m, k))  # ∂ℓ/∂b_t: Z_t'ρ per level
+        for a in range(k):
+            for i in range(n):
+                G[codes[t, i], a] += Zr[t, a, i] * rho[i]
+        for col in range(k):  # Li = L⁻¹
+            for a in range(k):
+                s = 1.0 if a == col else 0.0
+                for r in range(a):
+                    s -= Lp[t, a, r] * Li[r, col]
+                Li[a, col] = s / Lp[t, a, a]
+        for a in range(k):
+            for c in range(k):
+                H[a, c] = 0.0
+        if samp[t] == 1:
+            # prior: ∂/∂b_j = −Σ⁻¹b_j; ∂/∂Σ = ½ (Σ_j Σ⁻¹b_j b_j'Σ⁻¹ − m Σ⁻¹)
+            for j in range(m):
+                for a in range(k):
+                    acc = 0.0
+                    for r in range(a + 1):
+                        acc += Li[a, r] * b[r, l0 + j]
+                    v[a] = acc
+                for a in range(k):
+                    acc = 0.0
+                    for r in range(a, k):
+                        acc += Li[r, a] * v[r]
+                    h[a] = acc
+                    ge[off + j * k + a] = G[j, a] - acc
+                for a in range(k):
+                    for c in range(k):
+                        H[a, c] += h[a] * h[c]
+            for a in range(k):
+                for c in range(k):
+                    sinv = 0.0
+                    for r in range(max(a, c), k):
+                        sinv += Li[r, a] * Li[r, c]
+                    dSig[t, a, c] = 0.5 * (H[a, c] - m * sinv)
+        else:
+            # z: ∂/∂z_j = −z_j + L'G_j; through L (Murray 2016, Cholesky back-propagation):
+            # L̄ = Σ_j G_j z_j' (lower), Σ̄ = sym(L⁻ᵀ Φ(L'L̄) L⁻¹), Φ = lower part, half diagonal
+            for j in range(m):
+                for a in range(k):
+                    acc = -x[nb + off + j * k + a]
+                    for r in range(a, k):
+                        acc += Lp[t, r, a] * G[j, r]
+                    ge[off + j * k + a] = acc
+                    for c in range(a + 1):
+                        H[a, c] += G[j, a] * x[nb + off + j * k + c]
+            P = np.zeros((k, k))
+            for a in range(k):
+                for c in range(a + 1):
+                    acc = 0.0
+                    for r in range(a, k):
+                        acc += Lp[t, r, a] * H[r, c]
+                    P[a, c] = 0.5 * acc if a == c else acc
+            S = np.zeros((k, k))
+            for a in range(k):
+                for c in range(k):
+                    acc = 0.0
+                    for r in range(a, k):
+                        for d in range(c, k):
+                            acc += Li[r, a] * P[r, d] * Li[d, c]
+                    S[a, c] = acc
+            for a in range(k):
+                for c in range(k):
+                    dSig[t, a, c] = 0.5 * (S[a, c] + S[c, a])
+    return ge
+
+
+@njit(**_JIT)
+def _partial_finish(
+    x, nb, lp, grad, val, dval, ks, Lc, rem, w, dw, lpe, ll, gb, gs, dSM, msub, ge, dSig,
+    samp, eoff, lo_all, centre,
+):  # pragma: no cover  # fmt: skip
+    """Add ℓ and the effects' prior, chain the scalar gradient, join the effect gradient."""
+    KM = dSM.shape[1]
+    for t in range(msub.shape[0]):
+        s = msub[t]
+        if s >= 0:
+            for a in range(KM):
+                for c in range(KM):
+                    dSig[t, a, c] = dSM[s, a, c]
+    lp = _chain(lp, grad, val, dval, ks, Lc, rem, w, dw, ll + lpe, gb, gs, dSig)
+    out = np.empty(x.shape[0])
+    for i in range(nb):
+        out[i] = grad[i]
+    for i in range(ge.shape[0]):
+        out[nb + i] = ge[i]
+    # η = b + x[centre]: ∂/∂x[centre] collects −∂/∂b of the levels centred on it (ge is
+    # ∂/∂b, read before any update, so chains of centred terms chain correctly)
+    for t in range(ks.shape[0]):
+        if samp[t] != 1:
+            continue
+        k = ks[t]
+        for j in range(lo_all[t + 1] - lo_all[t]):
+            c = centre[lo_all[t] + j]
+            if c >= 0:
+                out[c] -= ge[eoff[t] + j * k]
+    if not _finite(lp, out):
+        return -np.inf, np.zeros(x.shape[0])
+    return lp, out
+
+
+@njit(**_JIT)
+def partial_nested_logp_grad(x, pri, rows, marg):  # pragma: no cover
+    """Log posterior and gradient with the sampled terms' effects in x and the others (a
+    nested chain) integrated out; x = [β, σ, SDs, CPCs of all terms (nb), effects]."""
+    nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
+    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
+    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, Gn, anc = marg
+    lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+        x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+    )
+    if not np.isfinite(lp):
+        return -np.inf, np.zeros(x.shape[0])
+    b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
+    f, e2, Xty2, yty2 = _partial_ystar(
+        b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
+    )
+    p = DM.shape[1]
+    beta = val[:p].copy()
+    sigma = val[p]
+    LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+    ll, gb, gs, dSM, bM = nested_loglik_grad_b(
+        beta, sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2, n, Gn, anc
+    )
+    if not np.isfinite(ll):
+        return -np.inf, np.zeros(x.shape[0])
+    dSig = np.zeros(Lp.shape)
+    ge = _partial_grad(
+        x, nb, b, bM, f, beta, sigma, Lp, Xc, y, codes, Zr, ks, samp, eoff, lo_all, msub, loM, dSig
+    )
+    return _partial_finish(
+        x, nb, lp, grad, val, dval, ks, Lc, rem, w, dw, lpe, ll, gb, gs, dSM, msub, ge, dSig,
+        samp, eoff, lo_all, centre,
+    )  # fmt: skip
+
+
+@njit(**_JIT)
+def partial_dense_logp_grad(x, pri, rows, marg):  # pragma: no cover
+    """As :func:`partial_nested_logp_grad`, the integrated terms crossed."""
+    nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
+    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
+    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc = marg
+    lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+        x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+    )
+    if not np.isfinite(lp):
+        return -np.inf, np.zeros(x.shape[0])
+    b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
+    f, e2, Xty2, yty2 = _partial_ystar(
+        b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
+    )
+    p = DM.shape[1]
+    beta = val[:p].copy()
+    sigma = val[p]
+    LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+    ll, gb, gs, dSM, bM = dense_loglik_grad_b(
+        beta, sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2, n, G0r, Grr, rt, rl, rc
+    )
+    if not np.isfinite(ll):
+        return -np.inf, np.zeros(x.shape[0])
+    dSig = np.zeros(Lp.shape)
+    ge = _partial_grad(
+        x, nb, b, bM, f, beta, sigma, Lp, Xc, y, codes, Zr, ks, samp, eoff, lo_all, msub, loM, dSig
+    )
+    return _partial_finish(
+        x, nb, lp, grad, val, dval, ks, Lc, rem, w, dw, lpe, ll, gb, gs, dSM, msub, ge, dSig,
+        samp, eoff, lo_all, centre,
+    )  # fmt: skip
+
+
+@njit(**_JIT)
+def _partial_join(b, bM, ks, msub, lo_all, loM):  # pragma: no cover
+    """All terms' effects (K, M_all): the sampled ones from b, the integrated ones from bM."""
+    out = b.copy()
+    for t in range(ks.shape[0]):
+        s = msub[t]
+        if s < 0:
+            continue
+        for a in range(ks[t]):
+            for j in range(lo_all[t + 1] - lo_all[t]):
+                out[a, lo_all[t] + j] = bM[a, loM[s] + j]
+    return out
+
+
+@njit(**_JIT)
+def partial_nested_draw_b(xs, eps, pri, rows, marg):  # pragma: no cover
+    """Effects of all terms per draw (S, K, M_all): the sampled ones read from the draws xs
+    (S, ndim), the integrated ones drawn exactly given them (eps: standard normals)."""
+    nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
+    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
+    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, Gn, anc = marg
+    S = xs.shape[0]
+    K = max(CM.shape[0], ks.max())
+    out = np.full((S, K, lo_all[ks.shape[0]]), np.nan)
+    p = DM.shape[1]
+    for i in range(S):
+        x = xs[i]
+        lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+            x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+        )
+        b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
+        f, e2, Xty2, yty2 = _partial_ystar(
+            b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
+        )
+        sigma = val[p]
+        LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+        T, rr, g, c, A = _setup(val[:p].copy(), sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2)
+        logdet, wsq, Li, wv, F = _nested_factor(T, A, c, ksM, loM, Gn, anc)
+        if not logdet == logdet:
+            continue
+        _add_noise(wv, eps[i], sigma, ksM, loM)
+        u = _nested_solve(ksM, loM, anc, Li, F, wv)
+        bj = _partial_join(b, _effects(T, ksM, loM, u), ks, msub, lo_all, loM)
+        out[i, : bj.shape[0]] = bj
+    return out
+
+
+@njit(**_JIT)
+def partial_dense_draw_b(xs, eps, pri, rows, marg):  # pragma: no cover
+    """As :func:`partial_nested_draw_b`, the integrated terms crossed."""
+    nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
+    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
+    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc = marg
+    S = xs.shape[0]
+    K = max(CM.shape[0], ks.max())
+    out = np.full((S, K, lo_all[ks.shape[0]]), np.nan)
+    p = DM.shape[1]
+    k0 = ksM[0]
+    m0 = loM[1]
+    for i in range(S):
+        x = xs[i]
+        lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
+            x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
+        )
+        b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
+        f, e2, Xty2, yty2 = _partial_ystar(
+            b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
+        )
+        sigma = val[p]
+        LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+        T, rr, g, c, A = _setup(val[:p].copy(), sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2)
+        logdet, wsq, Li, w1, P, Ls, w2 = _dense_factor(T, A, c, ksM, loM, G0r, Grr, rt, rl, rc)
+        if not logdet == logdet:
+            continue
+        pos = 0
+        for j in range(m0):
+            for a in range(k0):
+                w1[a, j] += sigma * eps[i, pos]
+                pos += 1
+        for ri in range(w2.shape[0]):
+            w2[ri] += sigma * eps[i, pos + ri]
+        u = _dense_solve(T, ksM, loM, rt, rl, rc, Li, P, Ls, w1, w2)
+        bj = _partial_join(b, _effects(T, ksM, loM, u), ks, msub, lo_all, loM)
+        out[i, : bj.shape[0]] = bj
+    return out

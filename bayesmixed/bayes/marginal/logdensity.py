@@ -91,21 +91,19 @@ class Point:
     L: list  # per term covariance Cholesky factor diag(sd) Lc
 
 
-class MarginalPosterior:
-    """Log posterior density of the marginal model in unconstrained coordinates.
+class ScalarLayout:
+    """The scalar coordinates [β, σ, SDs, CPCs] of every term, their priors encoded as
+    numbers for the compiled kernels, and the maps to and from constrained values.
 
     Parameters
     ----------
     design : Design
     priors : PriorSet
-    xmeans : ndarray
-        Means subtracted from the non-intercept fixed columns (0 for the intercept).
     """
 
-    def __init__(self, design: Design, priors: PriorSet, xmeans: np.ndarray):
+    def __init__(self, design: Design, priors: PriorSet):
         self.design = design
         self.priors = priors
-        self.mm = MarginalModel(design, design.X - xmeans)
         terms = design.terms
         self.p = design.p
         scalar = [priors.fixed[n] for n in design.xnames] + [priors.sigma]
@@ -135,23 +133,7 @@ class MarginalPosterior:
             self.cpc_a.append(a)
             self.cpc_lbeta.append(betaln(a, a))
         self.ndim = pos
-        self.single = len(terms) == 1
-        if self.single:
-            mm = self.mm
-            self._single_args = (
-                self.p, terms[0].k, self.fam, self.par, self.trk, self.lo, self.hi,
-                self.cpc_a[0], self.cpc_lbeta[0], mm.C[0], mm.D[0], mm.e[0],
-                mm.XtX, mm.Xty, mm.yty, float(mm.n),
-            )  # fmt: skip
-        elif terms:
-            self._multi_kernel = (
-                K.nested_logp_grad if self.mm.structure == "nested" else K.dense_logp_grad
-            )
-            ks, *model = self.mm.kernel_args
-            self._multi_args = (
-                ks, self.fam, self.par, self.trk, self.lo, self.hi,
-                np.concatenate(self.cpc_a), np.concatenate(self.cpc_lbeta), *model,
-            )  # fmt: skip
+        self.nscalar_all = pos  # scalars incl. CPCs: where sampled effects would start
 
     # ------------------------------------------------------------------ layout
     def names(self) -> list[str]:
@@ -190,7 +172,7 @@ class MarginalPosterior:
         vals = np.concatenate(
             [np.asarray(beta, float), [sigma], *[np.asarray(s, float) for s in sds]]
         )
-        x = np.empty(self.ndim)
+        x = np.empty(self.nscalar_all)
         for i, v in enumerate(vals):
             if self.trk[i] in (K.LOG, K.LOGVAR):
                 x[i] = math.log(v)
@@ -211,6 +193,49 @@ class MarginalPosterior:
                 u = (np.clip(np.array(w), -0.999, 0.999) + 1.0) / 2.0
                 x[self.sl_cpc[ti]] = np.log(u) - np.log1p(-u)
         return x
+
+
+class MarginalPosterior(ScalarLayout):
+    """Log posterior density of the marginal model in unconstrained coordinates.
+
+    Parameters
+    ----------
+    design : Design
+    priors : PriorSet
+    xmeans : ndarray
+        Means subtracted from the non-intercept fixed columns (0 for the intercept).
+    """
+
+    def __init__(self, design: Design, priors: PriorSet, xmeans: np.ndarray):
+        super().__init__(design, priors)
+        self.mm = MarginalModel(design, design.X - xmeans)
+        terms = design.terms
+        self.single = len(terms) == 1
+        if self.single:
+            mm = self.mm
+            self._single_args = (
+                self.p, terms[0].k, self.fam, self.par, self.trk, self.lo, self.hi,
+                self.cpc_a[0], self.cpc_lbeta[0], mm.C[0], mm.D[0], mm.e[0],
+                mm.XtX, mm.Xty, mm.yty, float(mm.n),
+            )  # fmt: skip
+        elif terms:
+            self._multi_kernel = (
+                K.nested_logp_grad if self.mm.structure == "nested" else K.dense_logp_grad
+            )
+            ks, *model = self.mm.kernel_args
+            self._multi_args = (
+                ks, self.fam, self.par, self.trk, self.lo, self.hi,
+                np.concatenate(self.cpc_a), np.concatenate(self.cpc_lbeta), *model,
+            )  # fmt: skip
+
+    def kernel(self):
+        """(compiled kernel, its arguments after x), or None when only NumPy evaluates this
+        model: what a native sampler calls without Python in the loop."""
+        if self.single:
+            return K.single_term_logp_grad, self._single_args
+        if self.mm.use_kernel and self.design.terms:
+            return self._multi_kernel, self._multi_args
+        return None
 
     # ------------------------------------------------------------------ density
     def logp(self, x: np.ndarray) -> float:

@@ -15,13 +15,9 @@ import time
 
 import numpy as np
 
-from ..samplers import (
-    _nuts_kwargs,
-    _pymc_sample,
-    _sample_pyfunc,
-    _seed_and_cores,
-    _stats_from_idata,
-)
+from ..nutpie_runs import _sample_pyfunc
+from ..raw_draws import _stats_from_idata
+from ..samplers import _nuts_kwargs, _pymc_sample, _seed_and_cores
 
 __all__ = ["run_residual_sampler"]
 
