@@ -14,7 +14,9 @@ Usage::
     print(cpu.describe())  # "threads: 98%, 97%, main 3%"
 
 A background thread reads ``/proc/self/task/<tid>/stat`` (utime + stime) and
-``/proc/self/task/<tid>/comm`` (the thread name) every ``interval`` seconds. A thread that
+``/proc/self/task/<tid>/comm`` (the thread name) every ``interval`` seconds, and from
+``schedstat`` the time each thread was ready to run but waited for a CPU: on a shared
+machine that, not the code, is where the wall time of a thread at 30 % goes. A thread that
 ends between two polls is counted up to its last poll, so up to ``interval`` seconds of its
 CPU can be missing; ``process_cpu`` (all threads, from ``os.times``) is the check.
 """
@@ -42,9 +44,10 @@ class ThreadUse:
     first: float | None = None  # seconds after the start when it was first seen using CPU
     last: float | None = None  # ... and last seen using CPU
     main: bool = False
+    wait: float = 0.0  # seconds runnable but waiting for a CPU (a busy machine), if known
 
 
-def _read(tid: int) -> tuple[float, str] | None:
+def _read(tid: int) -> tuple[float, str, float] | None:
     try:
         with open(f"{_TASKS}/{tid}/stat") as fh:
             stat = fh.read()
@@ -52,12 +55,17 @@ def _read(tid: int) -> tuple[float, str] | None:
             name = fh.read().strip()
     except OSError:  # the thread ended between listing and reading
         return None
+    try:  # run-queue wait (ns), the second field; absent without schedstats in the kernel
+        with open(f"{_TASKS}/{tid}/schedstat") as fh:
+            wait = int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        wait = 0.0
     # the name in field 2 may contain spaces and ")": split after the last ")"
     rest = stat[stat.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / _TICK, name
+    return (int(rest[11]) + int(rest[12])) / _TICK, name, wait
 
 
-def _snapshot() -> dict[int, tuple[float, str]]:
+def _snapshot() -> dict[int, tuple[float, str, float]]:
     out = {}
     try:
         tids = os.listdir(_TASKS)
@@ -89,17 +97,19 @@ class ThreadCPU:
     def _poll(self) -> None:
         now = time.perf_counter() - self._t0
         own = threading.get_native_id()
-        for tid, (cpu, name) in _snapshot().items():
+        for tid, (cpu, name, wait) in _snapshot().items():
             if tid == own:  # the poller itself
                 continue
-            base = self._start.get(tid, (0.0, name))[0]
+            base, _, wait0 = self._start.get(tid, (0.0, name, 0.0))
             used = cpu - base
             prev = self._seen.get(tid)
             first, last = (prev.first, prev.last) if prev else (None, None)
             if used > (prev.cpu if prev else 0.0):
                 first = now if first is None else first
                 last = now
-            self._seen[tid] = ThreadUse(tid, name, used, first, last, main=tid == os.getpid())
+            self._seen[tid] = ThreadUse(
+                tid, name, used, first, last, main=tid == os.getpid(), wait=wait - wait0
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -176,6 +186,7 @@ class ThreadCPU:
                     "share": u.cpu / max(self.wall, 1e-9),
                     "first": u.first,
                     "last": u.last,
+                    "wait": u.wait,
                 }
                 for u in self.busy()
             ],
