@@ -363,8 +363,11 @@ def row(label: str, runs: list[dict], reml: dict, cold: dict | None = None, base
         threads += f"; chains {chain_cores(last):.2f} cores while sampling"
         workers = sorted((t for t in cpu["threads"] if not t["main"]), key=lambda t: -t["cpu"])[:2]
         if len(workers) == 2 and last["sampling_s"] > 0:
-            waited = sum(t.get("wait", 0.0) for t in workers) / (2 * last["sampling_s"])
-            threads += f", waiting for a CPU {waited:.0%} of it"
+            span = 2 * last["sampling_s"]
+            waited = sum(t.get("wait", 0.0) for t in workers) / span
+            # neither on a CPU nor waiting for one: sleeping (a lock such as the GIL, I/O)
+            blocked = max(0.0, 1.0 - waited - sum(t["cpu"] for t in workers) / span)
+            threads += f", waiting for a CPU {waited:.0%} of it, blocked {blocked:.0%}"
     if last.get("children_cpu"):
         threads += f"; chain processes {last['children_cpu'] / last['wall']:.0%} of the wall"
     rss = last["rss_mb"] / 1024
@@ -657,7 +660,8 @@ def report(
         "worker threads over bayesmixed's time inside the sampler; the chains count as parallel "
         f"when their threads were active over the same span and used ≥ {PARALLEL_CORES} cores "
         "(a busy machine lowers this: see the load average and 'waiting for a CPU', the "
-        "threads' run-queue time from /proc/…/schedstat). Peak RSS: VmHWM "
+        "threads' run-queue time from /proc/…/schedstat; 'blocked': neither on a CPU nor "
+        "waiting for one, e.g. for the GIL). Peak RSS: VmHWM "
         "of the run's process.",
     ]
     return "\n".join(lines) + "\n", ok
