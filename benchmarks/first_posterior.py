@@ -20,8 +20,9 @@ The whole-process wall time is measured by the parent; the breakdown inside the 
 from timers wrapped around the steps of ``sample()`` once their modules are imported (so no
 import moves out of the step that pays it), numba's compile events (``numba.core.event``,
 top-level compilations; callees are compiled inside their caller's event) and the outermost
-``import`` statements of the main thread. ``-X importtime`` of one more cold run lists the
-imports over 0.1 s per phase. Results go to stdout and ``benchmarks/out/first_posterior.md``.
+imports of the main thread (``import`` statements and ``importlib.import_module``).
+``-X importtime`` of one more cold run lists the imports over 0.1 s per phase. Results go to
+stdout and ``benchmarks/out/first_posterior.md``.
 """
 
 import time
@@ -38,8 +39,10 @@ WATCH = {
     "bayesmixed.bayes.pipeline": ["resolve_priors", "graph_info", "run_sampler", "assemble"],
     "bayesmixed.bayes.result": ["BayesFit.check"],
     "nutpie": ["sample"],
+    # a numba cfunc compiles without a compile event of its own (its callees have theirs)
+    "numba.core.ccallback": ["CFunc.compile"],
 }
-LABEL = {"sample": "nutpie.sample", "BayesFit.check": "fit.check"}
+LABEL = {"sample": "nutpie.sample", "BayesFit.check": "fit.check", "CFunc.compile": "cfunc compile"}
 
 
 # ===================================================================== child (one process)
@@ -111,26 +114,32 @@ class Clock:
 
     # ---- the main thread's outermost imports, and the wrapping of WATCH once imported
     def install_import_hook(self) -> None:
+        """Time ``import`` statements and ``importlib.import_module`` calls (xarray loads
+        dask that way) of the main thread, outermost only, outside numba compilations."""
         import builtins
+        import importlib
         import threading
 
-        original = builtins.__import__
         main = threading.main_thread()
         patched: set[str] = set()
 
-        def timed_import(name, globals=None, locals=None, fromlist=(), level=0):
-            if self._import_depth or self._events or threading.current_thread() is not main:
-                return original(name, globals, locals, fromlist, level)
-            self._import_depth += 1
-            t = time.perf_counter()
-            try:
-                return original(name, globals, locals, fromlist, level)
-            finally:
-                self._import_depth -= 1
-                self._charge("imports", time.perf_counter() - t)
-                self._after_import(patched)
+        def timed(original):
+            def timed_import(*args, **kwargs):
+                if self._import_depth or self._events or threading.current_thread() is not main:
+                    return original(*args, **kwargs)
+                self._import_depth += 1
+                t = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self._import_depth -= 1
+                    self._charge("imports", time.perf_counter() - t)
+                    self._after_import(patched)
 
-        builtins.__import__ = timed_import
+            return timed_import
+
+        builtins.__import__ = timed(builtins.__import__)
+        importlib.import_module = timed(importlib.import_module)
 
     def _after_import(self, patched: set[str]) -> None:
         if "numba" not in patched and "numba.core.event" in sys.modules:
