@@ -32,7 +32,7 @@ import numpy as np
 from ..design.build import Design
 from ..errors import ArgumentError
 from .marginal.likelihood import MarginalModel, structure_of
-from .marginal.partition import integrable, partial_split
+from .marginal.partition import integrable, partial_split, prefers_partial
 from .priors import PriorSet
 
 if TYPE_CHECKING:
@@ -108,8 +108,9 @@ class GraphInfo:
 def choose_parameterization(design: Design) -> str:
     """``"auto"``: the marginal form whenever its structured factorization applies (nested
     chains of any size; crossed terms whose dense Schur block is at most ``DENSE_LIMIT``
-    wide); else the partly marginal form when some terms can be integrated out given the
-    others; otherwise non-centred.
+    wide) unless the partly marginal form — some terms' effects sampled, the rest integrated
+    out given them — is estimated much cheaper, or the marginal form does not apply;
+    otherwise non-centred.
 
     Examples
     --------
@@ -120,9 +121,9 @@ def choose_parameterization(design: Design) -> str:
     """
     if not design.terms:
         return "noncentered"
-    if integrable(design):
-        return "marginal"
-    return "partial" if partial_split(design) is not None else "noncentered"
+    if prefers_partial(design):
+        return "partial"
+    return "marginal" if integrable(design) else "noncentered"
 
 
 def _cpc_betas(k: int, eta: float) -> np.ndarray:

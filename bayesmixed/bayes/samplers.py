@@ -1,15 +1,16 @@
 """Run NUTS with one of three samplers and return draws in one common layout.
 
-* ``"nutpie"`` (default): Rust NUTS. With the marginal parameterization it calls the NumPy
-  log density (:mod:`~bayesmixed.bayes.logdensity`) directly — no compilation at all; other
+* ``"nutpie"`` (default): Rust NUTS. The marginal and partly marginal parameterizations hand
+  it their compiled kernels as C callbacks (:mod:`~.marginal.native`): no PyMC graph, no
+  interpreter lock, the chains run in parallel (:mod:`.nutpie_runs`); the other
   parameterizations use the PyMC model's C-compiled log density (cached by PyTensor across
   processes).
 * ``"pymc"``: PyMC's own NUTS on the PyMC model.
 * ``"numpyro"``: NumPyro's NUTS through PyMC's JAX conversion.
 
-Whatever ran, the result is a :class:`RawDraws`: arrays with leading (chain, draw) axes for the
-centred-X fixed effects, σ, the SDs, the canonical partial correlations and, when sampled, the
-random effects; plus the sampler statistics under ArviZ's names.
+Whatever ran, the result is a :class:`~.raw_draws.RawDraws`: arrays with leading (chain, draw)
+axes for the centred-X fixed effects, σ, the SDs, the canonical partial correlations and, when
+sampled, the random effects; plus the sampler statistics under ArviZ's names.
 """
 
 from __future__ import annotations

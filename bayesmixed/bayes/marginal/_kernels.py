@@ -186,10 +186,43 @@ def single_term_loglik_grad(C, D, e, XtX, Xty, yty, n, beta, sigma, L):  # pragm
     q_tot = m * k
     dsig2 = 0.5 * (e2 / (s2 * s2) - (n - q_tot + trA) / s2)
     dsigma = 2.0 * sigma * dsig2
-    Sig = L @ L.T
-    Si = np.linalg.inv(Sig)
-    G = 0.5 * Si @ (M - m * Sig) @ Si
-    G = 0.5 * (G + G.T)
+    # Σ = L L' with L lower triangular: Σ⁻¹ = L⁻ᵀ L⁻¹ from the triangular inverse
+    Linv = np.zeros((k, k))
+    for col in range(k):
+        for a in range(col, k):
+            s = 1.0 if a == col else 0.0
+            for r in range(col, a):
+                s -= L[a, r] * Linv[r, col]
+            Linv[a, col] = s / L[a, a]
+    Si = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for r in range(k):
+                s += Linv[r, a] * Linv[r, b]
+            Si[a, b] = s
+    H = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for r in range(k):
+                sig = 0.0
+                for t in range(k):
+                    sig += L[r, t] * L[b, t]
+                s += Si[a, r] * (M[r, b] - m * sig)
+            H[a, b] = s
+    G = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for r in range(k):
+                s += H[a, r] * Si[r, b]
+            G[a, b] = 0.5 * s
+    for a in range(k):
+        for b in range(a + 1, k):
+            h = 0.5 * (G[a, b] + G[b, a])
+            G[a, b] = h
+            G[b, a] = h
     return ll, dbeta, dsigma, G
 
 
@@ -216,7 +249,13 @@ def corr_chol(w, k):  # pragma: no cover
 def cov_param_grad(sd, Lc, rem, w, G):  # pragma: no cover
     """Chain rule from ∂ℓ/∂Σ (Σ = D Lc Lc' D) to the SDs and the CPCs."""
     k = sd.shape[0]
-    R = Lc @ Lc.T
+    R = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for r in range(k):
+                s += Lc[a, r] * Lc[b, r]
+            R[a, b] = s
     gsd = np.zeros(k)
     for a in range(k):
         s = 0.0
@@ -230,7 +269,13 @@ def cov_param_grad(sd, Lc, rem, w, G):  # pragma: no cover
     for a in range(k):
         for b in range(k):
             GR[a, b] = sd[a] * G[a, b] * sd[b]
-    gL = 2.0 * (GR @ Lc)
+    gL = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for r in range(k):
+                s += GR[a, r] * Lc[r, b]
+            gL[a, b] = 2.0 * s
     for j in range(1, k):
         g_rem = gL[j, j] * 0.5 / math.sqrt(rem[j, j]) if rem[j, j] > 0.0 else 0.0
         for i in range(j - 1, -1, -1):
@@ -349,7 +394,8 @@ def single_term_logp_grad(
     ns = p + 1 + k
     val, dval, lp, gs = scalar_params(x[:ns], fam, par, trk, lo, hi)
     grad = np.zeros(x.shape[0])
-    grad[:ns] = gs
+    for i in range(ns):  # element loops: slices pull in numba's error formatting
+        grad[i] = gs[i]
     if not np.isfinite(lp):
         return -np.inf, grad
     sd = val[p + 1 : ns]
@@ -358,7 +404,8 @@ def single_term_logp_grad(
         if not np.isfinite(lpc):
             return -np.inf, grad
         lp += lpc
-        grad[ns:] = gc
+        for i in range(gc.shape[0]):
+            grad[ns + i] = gc[i]
         Lc, rem = corr_chol(w, k)
     else:
         w = np.zeros(0)
