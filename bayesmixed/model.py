@@ -219,8 +219,9 @@ class MixedModel:
         cores : int, optional
             Chains run in parallel (default min(chains, 2)).
         sampler : {"nutpie", "pymc", "numpyro"}
-            ``"nutpie"`` (default) is fastest: with the marginal parameterization it calls a
-            NumPy log density with an exact gradient and needs no compilation.
+            ``"nutpie"`` (default) is fastest: with the marginal and partial
+            parameterizations it calls a compiled log density with an exact gradient as a C
+            function, one chain per core, without building a PyMC graph.
         priors : dict, optional
             Overrides of the default priors by name (``"sd__(Intercept)|Subject"``,
             ``"cor|Subject"``, ``"sigma"``, ``"(Intercept)"``, ``"Days"``) or class
@@ -228,8 +229,11 @@ class MixedModel:
             With ``residual=``: also ``"rho|Residual"``, ``"sd__T3|Residual"``,
             ``"cor|Residual"`` and the class ``"rho"`` (see
             :mod:`bayesmixed.bayes.residual.priors`).
-        parameterization : {"auto", "marginal", "noncentered", "centered"}
-            ``"auto"`` picks the marginal form whenever it applies and says so in the result.
+        parameterization : {"auto", "marginal", "partial", "noncentered", "centered"}
+            ``"auto"`` integrates the random effects out when that is cheap; for crossed
+            terms too wide for that (students × lecturers), ``"partial"`` samples the effects
+            of the data-rich terms — centred or non-centred per term — and integrates the rest
+            out given them. ``post.parameterization.terms`` says what each term got.
         target_accept : float
         random_seed : int, optional
             Same seed → identical draws.
@@ -249,7 +253,7 @@ class MixedModel:
         >>> m = bm.MixedModel("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
         >>> post = m.sample(draws=1000, tune=1000, chains=2, random_seed=1, progressbar=False)
         >>> post.parameterization
-        'marginal'
+        'marginal' (Subject: marginal)
         """
         args = dict(
             draws=draws,

@@ -266,7 +266,7 @@ def build_model(
     design : Design
     priors : PriorSet
         From :func:`bayesmixed.bayes.priors.resolve_priors`.
-    parameterization : {"auto", "marginal", "noncentered", "centered"}
+    parameterization : {"auto", "marginal", "partial", "noncentered", "centered"}
     mutable_y : bool
         Hold y in a ``pm.Data`` container (named ``info.y_data``) instead of a constant, so
         that ``pm.set_data`` can swap in a new response without rebuilding or recompiling the

@@ -167,7 +167,7 @@ class SampleSection(_Section):
     chains: int = Field(default=4, gt=0)
     cores: int | None = Field(default=None, gt=0)
     sampler: Literal[SAMPLERS] = "nutpie"  # type: ignore[valid-type]
-    parameterization: Literal["auto", "marginal", "noncentered", "centered"] = "auto"
+    parameterization: Literal["auto", "marginal", "partial", "noncentered", "centered"] = "auto"
     target_accept: float = Field(default=0.8, gt=0, lt=1)
     seed: int | None = Field(default=None, ge=0)
 

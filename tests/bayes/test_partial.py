@@ -315,3 +315,33 @@ def test_partial_posterior_agrees_with_the_marginal_one():
         diff = float(np.abs(pa.mean(("chain", "draw")) - pb.mean(("chain", "draw"))).max())
         sd = float(pb.std(("chain", "draw")).max())
         assert diff < 0.25 * sd, v
+
+
+def test_partial_needs_nutpie():
+    from bayesmixed.errors import ArgumentError
+
+    m = bm.MixedModel("y ~ 1 + (1 | s) + (1 | d) + (1 | dept)", _insteval_like())
+    with pytest.raises(ArgumentError, match="sampler='nutpie'"):
+        m.sample(parameterization="partial", sampler="pymc", draws=10, tune=10, chains=1)
+    with pytest.raises(ArgumentError, match="no PyMC graph"):
+        m.pymc_model(parameterization="partial")
+    assert graph_info(m.design, "noncentered").parameterization == "noncentered"
+
+
+def test_partial_sample_end_to_end_and_saved(tmp_path):
+    """A short run: per-term choice recorded, every term's BLUP draws finite, and a saved
+    fit loads back with the same per-term parameterization."""
+    m = bm.MixedModel("y ~ 1 + (1 | s) + (1 | d) + (1 | dept)", _insteval_like(n=3000, seed=4))
+    post = m.sample(draws=150, tune=150, chains=2, random_seed=2, progressbar=False)
+    assert post.parameterization == "partial"
+    assert post.parameterization.terms == {"s": "marginal", "d": "centered", "dept": "centered"}
+    attrs = post.idata.posterior.attrs
+    assert attrs["parameterization"] == "partial"
+    assert "d: centered" in attrs["parameterization_terms"]
+    for t in m.design.terms:
+        b = post.idata.posterior[f"b_{t.name}"].values
+        assert b.shape == (2, 150, t.m, 1) and np.isfinite(b).all()
+    path = tmp_path / "fit.bmfit"
+    post.save(path)
+    back = bm.load(path)
+    assert back.parameterization.terms == post.parameterization.terms

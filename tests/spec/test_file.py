@@ -119,7 +119,7 @@ def test_unknown_keys_are_refused(write, text, expected):
         (HEAD.replace('primer = "groups", seed = 2', 'dataset = "iris"'), "[data].dataset = 'iris' is not one of BodyWeight, Dyestuff"),
         (HEAD + 'residual = {structure = "XYZ", time = "t", group = "g"}\n', "[residual].structure = 'XYZ' is not one of CS, CSH, AR1, ARH1, TOEP, TOEPH, UN, AD, CAR1"),
         (HEAD + 'residual = {structure = "UN", group = "g"}\n', "[residual].time is missing (required)"),
-        (HEAD + '[sample]\nparameterization = "fast"\n', "[sample].parameterization = 'fast' is not one of auto, marginal, noncentered, centered"),
+        (HEAD + '[sample]\nparameterization = "fast"\n', "[sample].parameterization = 'fast' is not one of auto, marginal, partial, noncentered, centered"),
         (HEAD + '[sample]\ndraws = "many"\n', "[sample].draws = 'many': Input should be a valid integer"),
         (HEAD + "[sample]\ndraws = 0\n", "[sample].draws = 0: Input should be greater than 0"),
         (HEAD + "[sample]\ntarget_accept = 1.5\n", "[sample].target_accept = 1.5: Input should be less than 1"),

@@ -29,7 +29,7 @@ def chapter_bayes(ctx: ReportContext) -> list[Section]:
         g = r.post.glance().iloc[0]
         rows.append({"spec": r.name, "chains": r.post.nchains, "draws": r.post.ndraws,
                      "divergences": g["divergences"], "max_rhat": g["max_rhat"],
-                     "min_ess_bulk": g["min_ess_bulk"], "parameterization": r.post.parameterization,
+                     "min_ess_bulk": g["min_ess_bulk"], "parameterization": str(r.post.parameterization),
                      "seconds": r.post.seconds})  # fmt: skip
     s = Section("Did the sampler work? Every posterior of the report")
     if not rows:
