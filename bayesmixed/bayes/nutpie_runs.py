@@ -152,19 +152,16 @@ class _CompiledModel:
         return dict(zip(self.names, vals, strict=True))
 
 
-def _nutpie_pymc(model, info, design, nuts: dict):
-
-    cmod = _CompiledModel(model, info, design)
-    ndim = cmod.x0.size
-
+def serialized_logp(logp_dlogp, ndim: int):
+    """nutpie's ``make_logp_fn`` around a PyMC ``logp_dlogp_function``: nutpie runs chains
+    in threads, and a compiled PyTensor function keeps intermediate results in shared
+    storage, so calls are serialized (they hold the GIL anyway)."""
     import threading
 
     lock = threading.Lock()
 
     def make_logp_fn():
-        # nutpie runs chains in threads, and a compiled PyTensor function keeps intermediate
-        # results in shared storage: serialize calls (they hold the GIL anyway)
-        f = cmod.f._pytensor_function
+        f = logp_dlogp._pytensor_function
         f.trust_input = True
 
         def logp(x, **_):
@@ -176,7 +173,15 @@ def _nutpie_pymc(model, info, design, nuts: dict):
 
         return logp
 
-    idata = _sample_pyfunc(ndim, make_logp_fn, cmod.x0, nuts)
+    return make_logp_fn
+
+
+def _nutpie_pymc(model, info, design, nuts: dict):
+
+    cmod = _CompiledModel(model, info, design)
+    ndim = cmod.x0.size
+
+    idata = _sample_pyfunc(ndim, serialized_logp(cmod.f, ndim), cmod.x0, nuts)
     X = np.asarray(idata.posterior["x"].values)
     C, D = X.shape[:2]
     vals = [[cmod.values(X[c, d]) for d in range(D)] for c in range(C)]

@@ -10,12 +10,11 @@ axes, and the sampler statistics under ArviZ's names.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 
-from ..nutpie_runs import _sample_pyfunc
+from ..nutpie_runs import _sample_pyfunc, serialized_logp
 from ..raw_draws import _stats_from_idata
 from ..samplers import _nuts_kwargs, _pymc_sample, _seed_and_cores
 
@@ -33,24 +32,7 @@ def _nutpie(model, names: list[str], nuts: dict):
     ndim = x0.size
     outs = model.replace_rvs_by_values([model[n] for n in names])
     values_fn = pm.pytensorf.compile(model.value_vars, outs, on_unused_input="ignore")
-    lock = threading.Lock()
-
-    def make_logp_fn():
-        # nutpie runs chains in threads and a compiled PyTensor function keeps intermediate
-        # results in shared storage: serialize the calls (they hold the GIL anyway)
-        fn = f._pytensor_function
-        fn.trust_input = True
-
-        def logp(x, **_):
-            with lock:
-                lp, g = fn(np.asarray(x, dtype="float64"))
-            if not np.isfinite(lp):
-                return -np.inf, np.zeros(ndim)
-            return float(lp), np.array(g, dtype="float64")
-
-        return logp
-
-    idata = _sample_pyfunc(ndim, make_logp_fn, x0, nuts)
+    idata = _sample_pyfunc(ndim, serialized_logp(f, ndim), x0, nuts)
     X = np.asarray(idata.posterior["x"].values)
     C, D = X.shape[:2]
     vals = []
