@@ -36,7 +36,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = [
     "single_term_loglik_grad",
@@ -1615,30 +1617,32 @@ def _partial_finish(
 
 
 @njit(**_JIT)
-def partial_nested_logp_grad(x, pri, rows, marg):  # pragma: no cover
-    """Log posterior and gradient with the sampled terms' effects in x and the others (a
-    nested chain) integrated out; x = [β, σ, SDs, CPCs of all terms (nb), effects]."""
+def _partial_given(x, pri, rows, ksM, loM, CM, DM, eM, Xty, yty):  # pragma: no cover
+    """Everything before the integrated terms' kernel: the scalars' priors and values, the
+    sampled effects b and their prior, and Z_M'y*, X'y*, y*'y* given b (with f = y − y*)."""
     nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
     Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
-    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, Gn, anc = marg
     lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
         x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
     )
-    if not np.isfinite(lp):
-        return -np.inf, np.zeros(x.shape[0])
     b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
     f, e2, Xty2, yty2 = _partial_ystar(
         b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
     )
-    p = DM.shape[1]
+    LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+    return lp, grad, val, dval, Lp, Lc, rem, w, dw, b, lpe, f, e2, Xty2, yty2, LpM
+
+
+@njit(**_JIT)
+def _partial_rest(x, pri, rows, given, ll, gb, gs, dSM, bM, loM, p):  # pragma: no cover
+    """Everything after it: the effects' gradient, the chain rule, the joined result."""
+    nb, ks = pri[0], pri[1]
+    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
+    lp, grad, val, dval, Lp, Lc, rem, w, dw, b, lpe, f = given[:12]
+    if not (np.isfinite(lp) and np.isfinite(ll)):
+        return -np.inf, np.zeros(x.shape[0])
     beta = val[:p].copy()
     sigma = val[p]
-    LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
-    ll, gb, gs, dSM, bM = nested_loglik_grad_b(
-        beta, sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2, n, Gn, anc
-    )
-    if not np.isfinite(ll):
-        return -np.inf, np.zeros(x.shape[0])
     dSig = np.zeros(Lp.shape)
     ge = _partial_grad(
         x, nb, b, bM, f, beta, sigma, Lp, Xc, y, codes, Zr, ks, samp, eoff, lo_all, msub, loM, dSig
@@ -1650,37 +1654,31 @@ def partial_nested_logp_grad(x, pri, rows, marg):  # pragma: no cover
 
 
 @njit(**_JIT)
+def partial_nested_logp_grad(x, pri, rows, marg):  # pragma: no cover
+    """Log posterior and gradient with the sampled terms' effects in x and the others (a
+    nested chain) integrated out; x = [β, σ, SDs, CPCs of all terms (nb), effects]."""
+    ksM, loM, CM, DM, eM, XtX, Xty, yty, n, Gn, anc = marg
+    g = _partial_given(x, pri, rows, ksM, loM, CM, DM, eM, Xty, yty)
+    p = DM.shape[1]
+    val = g[2]
+    ll, gb, gs, dSM, bM = nested_loglik_grad_b(
+        val[:p].copy(), val[p], g[15], ksM, loM, CM, DM, g[12], XtX, g[13], g[14], n, Gn, anc
+    )
+    return _partial_rest(x, pri, rows, g, ll, gb, gs, dSM, bM, loM, p)
+
+
+@njit(**_JIT)
 def partial_dense_logp_grad(x, pri, rows, marg):  # pragma: no cover
     """As :func:`partial_nested_logp_grad`, the integrated terms crossed."""
-    nb, ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc = pri
-    Xc, y, codes, Zr, samp, eoff, lo_all, msub, centre = rows
     ksM, loM, CM, DM, eM, XtX, Xty, yty, n, G0r, Grr, rt, rl, rc = marg
-    lp, grad, val, dval, Lp, Lc, rem, w, dw = _params(
-        x[:nb].copy(), ks, fam, par, trk, lob, hib, a_cpc, lbeta_cpc
-    )
-    if not np.isfinite(lp):
-        return -np.inf, np.zeros(x.shape[0])
-    b, lpe = _partial_effects(x, nb, Lp, ks, samp, eoff, lo_all, centre)
-    f, e2, Xty2, yty2 = _partial_ystar(
-        b, Xc, y, codes, Zr, ks, samp, lo_all, msub, loM, eM, Xty, yty
-    )
+    g = _partial_given(x, pri, rows, ksM, loM, CM, DM, eM, Xty, yty)
     p = DM.shape[1]
-    beta = val[:p].copy()
-    sigma = val[p]
-    LpM = _sub_factors(Lp, msub, CM.shape[0], ksM.shape[0])
+    val = g[2]
     ll, gb, gs, dSM, bM = dense_loglik_grad_b(
-        beta, sigma, LpM, ksM, loM, CM, DM, e2, XtX, Xty2, yty2, n, G0r, Grr, rt, rl, rc
-    )
-    if not np.isfinite(ll):
-        return -np.inf, np.zeros(x.shape[0])
-    dSig = np.zeros(Lp.shape)
-    ge = _partial_grad(
-        x, nb, b, bM, f, beta, sigma, Lp, Xc, y, codes, Zr, ks, samp, eoff, lo_all, msub, loM, dSig
-    )
-    return _partial_finish(
-        x, nb, lp, grad, val, dval, ks, Lc, rem, w, dw, lpe, ll, gb, gs, dSM, msub, ge, dSig,
-        samp, eoff, lo_all, centre,
+        val[:p].copy(), val[p], g[15], ksM, loM, CM, DM, g[12], XtX, g[13], g[14], n,
+        G0r, Grr, rt, rl, rc,
     )  # fmt: skip
+    return _partial_rest(x, pri, rows, g, ll, gb, gs, dSM, bM, loM, p)
 
 
 @njit(**_JIT)
@@ -1768,3 +1766,193 @@ def partial_dense_draw_b(xs, eps, pri, rows, marg):  # pragma: no cover
         bj = _partial_join(b, _effects(T, ksM, loM, u), ks, msub, lo_all, loM)
         out[i, : bj.shape[0]] = bj
     return out
+
+
+# ---------------------------------------------------------------------------- native callbacks
+# The functions nutpie calls as C callbacks (made cfuncs by :mod:`.native`). They live in this
+# file because numba keys a cached compilation on the defining file only: a callback defined
+# elsewhere would keep inlining the old kernels from its cache after this file changed.
+_SLOT = 5
+_F8 = np.float64
+_I8 = np.int64
+
+
+@intrinsic
+def _as_voidptr(typingctx, src):  # pragma: no cover - compiled
+    """An integer address as a void pointer (for numba.carray)."""
+    sig = types.voidptr(src)
+
+    def codegen(cgctx, builder, sig, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+_J = {"cache": True, "nogil": True, "inline": "always"}
+
+
+@njit(**_J)
+def _f1(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1],), _F8)
+
+
+@njit(**_J)
+def _f2(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1], tab[s + 2]), _F8)
+
+
+@njit(**_J)
+def _f3(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1], tab[s + 2], tab[s + 3]), _F8)
+
+
+@njit(**_J)
+def _f4(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1], tab[s + 2], tab[s + 3], tab[s + 4]), _F8)
+
+
+@njit(**_J)
+def _i1(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1],), _I8)
+
+
+@njit(**_J)
+def _i2(tab, i):  # pragma: no cover
+    s = _SLOT * i
+    return carray(_as_voidptr(tab[s]), (tab[s + 1], tab[s + 2]), _I8)
+
+
+@njit(**_J)
+def _fs(tab, i):  # pragma: no cover
+    return _f1(tab, i)[0]
+
+
+@njit(**_J)
+def _is(tab, i):  # pragma: no cover
+    return _i1(tab, i)[0]
+
+
+@njit(**_J)
+def _store(lp, g, n, grad_, logp_):  # pragma: no cover
+    """Write the result; nutpie treats a non-zero code as a failed (divergent) step."""
+    if not np.isfinite(lp):
+        return 4
+    grad = carray(grad_, (n,))
+    for i in range(n):
+        if not np.isfinite(g[i]):
+            return 3
+        grad[i] = g[i]
+    out = carray(logp_, (1,))
+    out[0] = lp
+    return 0
+
+
+_SIG = types.int64(
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+
+
+def _single(n, x_, grad_, logp_, ud):  # pragma: no cover
+    tab = carray(ud, (1 + _SLOT * 16,), _I8)[1:]
+    x = carray(x_, (n,))
+    # no try/except: this kernel has no operation that raises (element loops, no linalg),
+    # and exception handling doubles the compile time of the first posterior
+    lp, g = single_term_logp_grad(
+        x, _is(tab, 0), _is(tab, 1), _i1(tab, 2), _f2(tab, 3), _i1(tab, 4), _f1(tab, 5),
+        _f1(tab, 6), _f1(tab, 7), _f1(tab, 8), _f3(tab, 9), _f3(tab, 10), _f2(tab, 11),
+        _f2(tab, 12), _f1(tab, 13), _fs(tab, 14), _fs(tab, 15),
+    )  # fmt: skip
+    return _store(lp, g, n, grad_, logp_)
+
+
+def _nested(n, x_, grad_, logp_, ud):  # pragma: no cover
+    tab = carray(ud, (1 + _SLOT * 18,), _I8)[1:]
+    x = carray(x_, (n,))
+    try:
+        lp, g = nested_logp_grad(
+            x, _i1(tab, 0), _i1(tab, 1), _f2(tab, 2), _i1(tab, 3), _f1(tab, 4), _f1(tab, 5),
+            _f1(tab, 6), _f1(tab, 7), _i1(tab, 8), _f3(tab, 9), _f3(tab, 10), _f2(tab, 11),
+            _f2(tab, 12), _f1(tab, 13), _fs(tab, 14), _fs(tab, 15), _f4(tab, 16), _i2(tab, 17),
+        )  # fmt: skip
+    except Exception:
+        return 1
+    return _store(lp, g, n, grad_, logp_)
+
+
+def _dense(n, x_, grad_, logp_, ud):  # pragma: no cover
+    tab = carray(ud, (1 + _SLOT * 21,), _I8)[1:]
+    x = carray(x_, (n,))
+    try:
+        lp, g = dense_logp_grad(
+            x, _i1(tab, 0), _i1(tab, 1), _f2(tab, 2), _i1(tab, 3), _f1(tab, 4), _f1(tab, 5),
+            _f1(tab, 6), _f1(tab, 7), _i1(tab, 8), _f3(tab, 9), _f3(tab, 10), _f2(tab, 11),
+            _f2(tab, 12), _f1(tab, 13), _fs(tab, 14), _fs(tab, 15), _f3(tab, 16), _f2(tab, 17),
+            _i1(tab, 18), _i1(tab, 19), _i1(tab, 20),
+        )  # fmt: skip
+    except Exception:
+        return 1
+    return _store(lp, g, n, grad_, logp_)
+
+
+def _partial_nested(n, x_, grad_, logp_, ud):  # pragma: no cover
+    tab = carray(ud, (1 + _SLOT * 29,), _I8)[1:]
+    x = carray(x_, (n,))
+    try:
+        lp, g = partial_nested_logp_grad(
+            x,
+            (_is(tab, 0), _i1(tab, 1), _i1(tab, 2), _f2(tab, 3), _i1(tab, 4), _f1(tab, 5),
+             _f1(tab, 6), _f1(tab, 7), _f1(tab, 8)),
+            (_f2(tab, 9), _f1(tab, 10), _i2(tab, 11), _f3(tab, 12), _i1(tab, 13), _i1(tab, 14),
+             _i1(tab, 15), _i1(tab, 16), _i1(tab, 17)),
+            (_i1(tab, 18), _i1(tab, 19), _f3(tab, 20), _f3(tab, 21), _f2(tab, 22), _f2(tab, 23),
+             _f1(tab, 24), _fs(tab, 25), _fs(tab, 26), _f4(tab, 27), _i2(tab, 28)),
+        )  # fmt: skip
+    except Exception:
+        return 1
+    return _store(lp, g, n, grad_, logp_)
+
+
+def _partial_dense(n, x_, grad_, logp_, ud):  # pragma: no cover
+    tab = carray(ud, (1 + _SLOT * 32,), _I8)[1:]
+    x = carray(x_, (n,))
+    try:
+        lp, g = partial_dense_logp_grad(
+            x,
+            (_is(tab, 0), _i1(tab, 1), _i1(tab, 2), _f2(tab, 3), _i1(tab, 4), _f1(tab, 5),
+             _f1(tab, 6), _f1(tab, 7), _f1(tab, 8)),
+            (_f2(tab, 9), _f1(tab, 10), _i2(tab, 11), _f3(tab, 12), _i1(tab, 13), _i1(tab, 14),
+             _i1(tab, 15), _i1(tab, 16), _i1(tab, 17)),
+            (_i1(tab, 18), _i1(tab, 19), _f3(tab, 20), _f3(tab, 21), _f2(tab, 22), _f2(tab, 23),
+             _f1(tab, 24), _fs(tab, 25), _fs(tab, 26), _f3(tab, 27), _f2(tab, 28), _i1(tab, 29),
+             _i1(tab, 30), _i1(tab, 31)),
+        )  # fmt: skip
+    except Exception:
+        return 1
+    return _store(lp, g, n, grad_, logp_)
+
+
+_EXPAND_SIG = types.int64(
+    types.uint64,
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+
+
+def _expand(n, n_out, x_, out_, ud):  # pragma: no cover
+    """The draws are the coordinates themselves: nutpie stores x."""
+    x = carray(x_, (n,))
+    out = carray(out_, (n_out,))
+    for i in range(n):
+        out[i] = x[i]
+    return 0
